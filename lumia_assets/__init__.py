@@ -1,0 +1,1 @@
+"""lumia_assets: a market-data platform on Dagster."""

@@ -1,0 +1,59 @@
+"""Simulator configuration: universe size profiles, seed, history start and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal
+
+Profile = Literal["small", "default"]
+
+
+@dataclass(frozen=True)
+class UniverseSizes:
+    """How many instruments each simulated directory and exchange lists."""
+
+    nasdaq_listed: int
+    other_listed: int
+    mutual_funds: int
+    crypto_pairs: dict[str, int]
+
+
+PROFILES: dict[str, UniverseSizes] = {
+    "small": UniverseSizes(
+        nasdaq_listed=24,
+        other_listed=24,
+        mutual_funds=12,
+        crypto_pairs={"binance": 12, "kraken": 8, "coinbase": 6},
+    ),
+    "default": UniverseSizes(
+        nasdaq_listed=5_200,
+        other_listed=6_000,
+        mutual_funds=5_500,
+        crypto_pairs={"binance": 1_200, "kraken": 600, "coinbase": 400},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything that determines what the simulator serves. Same config, same responses."""
+
+    profile: Profile = "default"
+    seed: int = 42
+    history_start: date = date(2018, 1, 2)
+    now: datetime | None = None  # a frozen clock for tests; None follows real UTC time
+    split_fraction: float = 0.08
+    dividend_fraction: float = 0.35
+    listing_fraction: float = 0.05  # listed after history_start
+    delisting_fraction: float = 0.03  # delisted before now
+    sizes: UniverseSizes = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown simulator profile {self.profile!r}; choose one of {sorted(PROFILES)}")
+        object.__setattr__(self, "sizes", PROFILES[self.profile])
+
+    def clock(self) -> datetime:
+        """The simulator's current time, tz-aware UTC."""
+        return self.now.astimezone(UTC) if self.now else datetime.now(UTC)

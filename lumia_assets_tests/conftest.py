@@ -1,0 +1,84 @@
+"""Fixtures shared by the whole suite: both warehouse backends, and the market simulator.
+
+PostgreSQL is not optional: when 127.0.0.1:5432 (or ``LUMIA_TEST_POSTGRES_URL``) is unreachable,
+every PostgreSQL-parametrized test errors instead of skipping, so CI goes red.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lumia_assets.sim import MarketSimulator, SimConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LUMIA_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: real public market-data files (read-only fixtures)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} is missing: the suite needs ../shared/data beside the checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session, dropped at the end."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"lumia_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc}. The suite needs it.")
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres_tables(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = [t for t in sa.inspect(conn).get_table_names() if t != "alembic_version"]
+        if tables:
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty warehouse URL, once per backend: a fresh SQLite file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    url = request.getfixturevalue("postgres_database_url")
+    _empty_postgres_tables(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[MarketSimulator]:
+    """One small-profile simulator on a free loopback port for the whole session."""
+    sim = MarketSimulator(SimConfig(profile="small"))
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim(simulator: MarketSimulator, monkeypatch: pytest.MonkeyPatch) -> MarketSimulator:
+    """The session simulator with clean faults, rate limits and request log, and upstream routed to it."""
+    simulator.reset()
+    monkeypatch.setenv("LUMIA_UPSTREAM_URL", simulator.url)
+    return simulator
