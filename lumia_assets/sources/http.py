@@ -113,9 +113,7 @@ class _UpstreamRouting:
     _stats: RequestStats
     _policy: UpstreamPolicy
 
-    def _configure(
-        self, upstream_url: str | None, timeout: float, stats: RequestStats, policy: UpstreamPolicy
-    ) -> None:
+    def _configure(self, upstream_url: str | None, timeout: float, stats: RequestStats, policy: UpstreamPolicy) -> None:
         self._upstream_url = upstream_url
         self._timeout = timeout
         self._stats = stats
@@ -164,9 +162,7 @@ class RoutedCurlSession(_UpstreamRouting, curl_requests.Session):
             if not (follow and location and 300 <= response.status_code < 400):
                 return response
             url = urljoin(url, location)
-            response = self._routed(
-                "GET", url, super().request, allow_redirects=False, timeout=kwargs.get("timeout")
-            )
+            response = self._routed("GET", url, super().request, allow_redirects=False, timeout=kwargs.get("timeout"))
         raise curl_requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {url}")
 
 

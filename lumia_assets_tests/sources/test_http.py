@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -12,7 +13,7 @@ from lumia_assets.sources.http import HttpClient, rewrite_url, upstream_host
 
 
 class _RecordingHandler(BaseHTTPRequestHandler):
-    seen: list[tuple[str, str]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
 
     def do_GET(self) -> None:
         self.seen.append((self.path, self.headers.get("User-Agent", "")))
