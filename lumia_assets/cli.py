@@ -1,0 +1,147 @@
+"""The ``lumia`` command: the offline demo, the simulator, and the operators' daily commands."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import typer
+
+from lumia_assets.instance import ensure_dagster_home
+from lumia_assets.settings import Settings, SettingsError, project_root
+
+app = typer.Typer(help="lumia: US equities, funds and crypto market data on Dagster.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        typer.secho(f"configuration error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from exc
+
+
+def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise typer.Exit(f"{process.args[0]} exited with code {process.returncode} before listening")
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise typer.Exit(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a child we started, by its PID: SIGTERM, then SIGKILL after 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _dagster_dev(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    workspace = project_root() / "workspace.yaml"
+    command: Sequence[str] = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(workspace),
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
+    return subprocess.Popen(command, cwd=project_root(), env=env)
+
+
+@app.command()
+def sim(
+    port: int = typer.Option(8765, help="Loopback port to serve on."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (keep it on loopback)."),
+    profile: str = typer.Option("default", help="Universe size: default (16,000+ equities) or small."),
+    seed: int = typer.Option(42, help="Market seed: same seed, same market."),
+) -> None:
+    """Serve the market simulator: NASDAQ Trader, SEC, Yahoo, Binance, Kraken and Coinbase on loopback."""
+    from lumia_assets.sim import MarketSimulator, SimConfig
+
+    simulator = MarketSimulator(SimConfig(profile=profile, seed=seed))  # type: ignore[arg-type]
+    typer.echo(f"simulator ({profile}, seed {seed}) on http://{host}:{port}; set LUMIA_UPSTREAM_URL to it")
+    simulator.serve_forever(host=host, port=port)
+
+
+@app.command()
+def dev(
+    port: int = typer.Option(3000, help="Dagster web UI port."),
+    host: str = typer.Option("127.0.0.1", help="Dagster web UI interface."),
+) -> None:
+    """Start Dagster (web UI + daemon) on the persistent instance in $DAGSTER_HOME."""
+    _settings()
+    home = ensure_dagster_home()
+    typer.echo(f"Dagster home: {home}")
+    webserver = _dagster_dev(host, port, dict(os.environ))
+    try:
+        webserver.wait()
+    finally:
+        _stop(webserver)
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(3000, help="Dagster web UI port."),
+    sim_port: int = typer.Option(8765, help="Simulator port."),
+    profile: str = typer.Option("default", help="Simulator universe size: default or small."),
+) -> None:
+    """The offline demo: start the simulator, then Dagster pointed at it. Ctrl-C stops both."""
+    home = ensure_dagster_home()
+    upstream = f"http://127.0.0.1:{sim_port}"
+    env = {**os.environ, "LUMIA_UPSTREAM_URL": upstream}
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "lumia_assets.cli", "sim", "--port", str(sim_port), "--profile", profile],
+        env=env,
+    )
+    try:
+        _wait_for_port("127.0.0.1", sim_port, 120, simulator)
+        os.environ["LUMIA_UPSTREAM_URL"] = upstream
+        _settings()
+        webserver = _dagster_dev("127.0.0.1", port, env)
+        try:
+            _wait_for_port("127.0.0.1", port, 180, webserver)
+            typer.secho(
+                f"\nlumia demo is up: Dagster UI http://127.0.0.1:{port} (home {home}), simulator {upstream}.\n"
+                "Materialize the universe group from the UI, or run `lumia collect` in another shell.",
+                fg="green",
+            )
+            webserver.wait()
+        finally:
+            _stop(webserver)
+    finally:
+        _stop(simulator)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the warehouse schema (also done automatically on first use)."""
+    from lumia_assets.warehouse.engine import connect_warehouse
+
+    settings = _settings()
+    engine = connect_warehouse(settings.warehouse_url)
+    typer.echo(f"warehouse at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

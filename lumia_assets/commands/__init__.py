@@ -1,0 +1,1 @@
+"""``lumia`` sub-commands, one module per domain; each exposes ``register(app)``."""

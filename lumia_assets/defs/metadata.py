@@ -1,0 +1,47 @@
+"""Materialization metadata shared by the assets, under stable keys the Dagster UI can plot."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Iterable, Mapping
+
+import dagster as dg
+
+from lumia_assets.sources.http import HttpClient
+
+SAMPLE_SIZE = 20
+
+
+def sample(symbols: Iterable[str], size: int = SAMPLE_SIZE) -> str:
+    """A short, sorted, comma-separated sample of ``symbols`` (with the count of the rest)."""
+    ordered = sorted(symbols)
+    head = ", ".join(ordered[:size])
+    more = len(ordered) - size
+    return f"{head} (+{more} more)" if more > 0 else head
+
+
+def upstream_metadata(client: HttpClient) -> dict[str, dg.RawMetadataValue]:
+    """Requests, 429s and errors the run sent upstream, in total and per host."""
+    totals = client.stats.totals()
+    per_host = {
+        host: {"requests": s.requests, "429": s.status_429, "errors": s.errors, "4xx": s.status_4xx}
+        for host, s in sorted(client.stats.snapshot().items())
+    }
+    return {
+        "upstream_requests": totals.requests,
+        "upstream_429s": totals.status_429,
+        "upstream_errors": totals.errors,
+        "upstream_by_host": dg.MetadataValue.json(per_host),
+    }
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def counts_metadata(prefix: str, counts: Mapping[str, int]) -> dict[str, int]:
+    """``{prefix}_{key}: count`` entries, one per key."""
+    return {f"{prefix}_{key}": int(value) for key, value in sorted(counts.items())}

@@ -1,0 +1,142 @@
+"""The three universe assets: which instruments exist, kept in the warehouse's ``assets`` table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
+from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
+from lumia_assets.sources.directories import fetch_fund_directory, fetch_stock_directory
+from lumia_assets.sources.markets import fetch_crypto_universe
+from lumia_assets.warehouse.universe import UniverseChanges, sync_universe
+
+GROUP = "universe"
+OWNERS = ["team:market-data"]
+RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def _changes_metadata(changes: UniverseChanges, frame: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:
+    by_class = frame["asset_class"].value_counts().to_dict()
+    return {
+        "dagster/row_count": changes.active_count,
+        "active": changes.active_count,
+        "added": len(changes.added),
+        "removed": len(changes.removed),
+        "reactivated": len(changes.reactivated),
+        "added_sample": sample(changes.added),
+        "removed_sample": sample(changes.removed),
+        "reactivated_sample": sample(changes.reactivated),
+        **{f"listed_{asset_class}": int(count) for asset_class, count in sorted(by_class.items())},
+    }
+
+
+def _sync(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    asset_classes: tuple[str, ...],
+    frame: pd.DataFrame,
+) -> UniverseChanges:
+    changes = sync_universe(
+        warehouse.engine(),
+        context.asset_key.to_user_string(),
+        asset_classes,
+        frame,
+        seen_at=datetime.now(UTC),
+    )
+    context.log.info(
+        f"{changes.active_count} active; +{len(changes.added)} added, -{len(changes.removed)} removed, "
+        f"{len(changes.reactivated)} reactivated"
+    )
+    return changes
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"python", "sql"},
+    pool="nasdaqtrader",
+    retry_policy=RETRY,
+    tags={"dagster/priority": "10"},
+    description=(
+        "US stocks and ETFs listed on NASDAQ, NYSE, NYSE American, NYSE Arca and Cboe, from the NASDAQ Trader "
+        "symbol directory (nasdaqlisted.txt + otherlisted.txt). Test issues are dropped; Yahoo spellings kept."
+    ),
+)
+def stock_universe(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
+) -> dg.MaterializeResult:
+    client = upstream.client()
+    frame = fetch_stock_directory(client.requests_session())
+    changes = _sync(context, warehouse, ("stock", "etf"), frame)
+    return dg.MaterializeResult(
+        metadata={
+            **_changes_metadata(changes, frame),
+            **upstream_metadata(client),
+            "peak_memory_mb": peak_memory_mb(),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"python", "sql"},
+    pool="nasdaqtrader",
+    retry_policy=RETRY,
+    tags={"dagster/priority": "15"},
+    description=(
+        "US mutual funds from the NASDAQ Trader fund list (mfundslist.txt), falling back to SEC's "
+        "company_tickers_mf.json when the NASDAQ file is missing, empty or truncated."
+    ),
+)
+def fund_universe(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
+) -> dg.MaterializeResult:
+    client = upstream.client()
+    directory = fetch_fund_directory(client.requests_session())
+    if directory.fallback_reason:
+        context.log.warning(f"fund list taken from {directory.source}: {directory.fallback_reason}")
+    changes = _sync(context, warehouse, ("mutual_fund",), directory.frame)
+    return dg.MaterializeResult(
+        metadata={
+            **_changes_metadata(changes, directory.frame),
+            "source": directory.source,
+            "fallback_reason": directory.fallback_reason or "",
+            **upstream_metadata(client),
+            "peak_memory_mb": peak_memory_mb(),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"python", "sql"},
+    retry_policy=RETRY,
+    tags={"dagster/priority": "20"},
+    description=(
+        "Active spot markets (BASE/QUOTE) on the ccxt exchanges in LUMIA_CRYPTO_EXCHANGES, primary first. "
+        "Each pair records every exchange listing it and its primary exchange."
+    ),
+)
+def crypto_universe(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
+) -> dg.MaterializeResult:
+    client = upstream.client()
+    frame = fetch_crypto_universe(upstream.crypto_exchanges, client.requests_session)
+    changes = _sync(context, warehouse, ("crypto",), frame)
+    per_exchange = {
+        exchange: int(frame["exchanges"].str.split(",").apply(lambda ids, e=exchange: e in ids).sum())
+        for exchange in upstream.crypto_exchanges
+    }
+    return dg.MaterializeResult(
+        metadata={
+            **_changes_metadata(changes, frame),
+            **{f"pairs_on_{exchange}": count for exchange, count in per_exchange.items()},
+            **upstream_metadata(client),
+            "peak_memory_mb": peak_memory_mb(),
+        }
+    )

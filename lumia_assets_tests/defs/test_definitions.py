@@ -1,0 +1,40 @@
+"""The code location loads, and its asset graph is the one we agreed on."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lumia_assets.definitions import defs
+
+EXPECTED_GRAPH = {
+    "stock_universe": [],
+    "fund_universe": [],
+    "crypto_universe": [],
+    "equity_daily_prices": ["fund_universe", "stock_universe"],
+    "crypto_daily_prices": ["crypto_universe"],
+}
+
+
+def _loaded() -> dg.Definitions:
+    return defs()
+
+
+def test_definitions_are_loadable() -> None:
+    dg.Definitions.validate_loadable(_loaded())
+
+
+def test_asset_graph_snapshot() -> None:
+    graph = _loaded().resolve_asset_graph()
+    actual = {
+        key.to_user_string(): sorted(parent.to_user_string() for parent in graph.get(key).parent_keys)
+        for key in graph.get_all_asset_keys()
+    }
+    assert actual == EXPECTED_GRAPH
+
+
+def test_every_asset_is_described_grouped_and_owned() -> None:
+    for spec in _loaded().resolve_all_asset_specs():
+        assert spec.description, spec.key
+        assert spec.group_name in {"universe", "prices"}, spec.key
+        assert spec.owners, spec.key
+        assert spec.kinds, spec.key

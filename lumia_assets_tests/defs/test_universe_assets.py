@@ -1,0 +1,179 @@
+"""The universe assets, materialized through Dagster against the simulator with the real HTTP, ccxt code."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from lumia_assets.defs.resources import build_resources, warehouse_engine
+from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.settings import Settings
+from lumia_assets.sim import MarketSimulator
+
+UNIVERSES = [stock_universe, fund_universe, crypto_universe]
+
+
+def _settings(sim: MarketSimulator, warehouse_url: str, **overrides: object) -> Settings:
+    return replace(Settings.from_env(), warehouse_url=warehouse_url, upstream_url=sim.url, **overrides)
+
+
+def _materialize(asset: dg.AssetsDefinition, settings: Settings) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        UNIVERSES, selection=[asset], resources=build_resources(settings), raise_on_error=False
+    )
+
+
+def _assets_table(warehouse_url: str, *asset_classes: str) -> pd.DataFrame:
+    query = sa.text(
+        "SELECT symbol, asset_class, yahoo_symbol, name, exchange, active FROM assets "
+        "WHERE asset_class IN :classes ORDER BY asset_class, symbol"
+    ).bindparams(sa.bindparam("classes", expanding=True))
+    with warehouse_engine(warehouse_url).connect() as conn:
+        return pd.read_sql(query, conn, params={"classes": list(asset_classes)})
+
+
+def _listed(sim: MarketSimulator, *asset_classes: str) -> set[str]:
+    truth = sim.equities.universe()
+    live = truth[truth["asset_class"].isin(asset_classes) & ~truth["test_issue"] & truth["delisted_on"].isna()]
+    return set(live["symbol"])
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: dg.AssetsDefinition) -> dict[str, object]:
+    [materialization] = result.asset_materializations_for_node(asset.op.name)
+    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    return str(failure.step_failure_data.error)
+
+
+def test_stock_universe_holds_every_listed_stock_and_etf_of_the_simulator(sim, warehouse_url) -> None:
+    result = _materialize(stock_universe, _settings(sim, warehouse_url))
+
+    assert result.success
+    table = _assets_table(warehouse_url, "stock", "etf")
+    assert set(table["symbol"]) == _listed(sim, "stock", "etf")
+    assert table["active"].all()
+    truth = sim.equities.universe().set_index("symbol")
+    assert (table.set_index("symbol")["yahoo_symbol"] == truth.loc[table["symbol"], "yahoo_symbol"]).all()
+    metadata = _metadata(result, stock_universe)
+    assert metadata["added"] == len(table) == metadata["dagster/row_count"]
+    assert metadata["removed"] == 0
+    assert metadata["upstream_requests"] == 2
+
+
+def test_test_issues_never_enter_the_universe(sim, warehouse_url) -> None:
+    _materialize(stock_universe, _settings(sim, warehouse_url))
+    truth = sim.equities.universe()
+    test_issues = set(truth.loc[truth["test_issue"], "symbol"])
+    assert test_issues, "the simulator should list test issues"
+    assert not test_issues & set(_assets_table(warehouse_url, "stock", "etf")["symbol"])
+
+
+def test_materializing_twice_leaves_identical_contents(sim, warehouse_url) -> None:
+    settings = _settings(sim, warehouse_url)
+    _materialize(stock_universe, settings)
+    first = _assets_table(warehouse_url, "stock", "etf")
+    second_run = _materialize(stock_universe, settings)
+
+    pd.testing.assert_frame_equal(first, _assets_table(warehouse_url, "stock", "etf"))
+    assert _metadata(second_run, stock_universe)["added"] == 0
+
+
+def test_a_delisted_symbol_is_removed_and_a_returning_one_reactivated(sim, warehouse_url) -> None:
+    settings = _settings(sim, warehouse_url)
+    _materialize(stock_universe, settings)
+    victim = sorted(_listed(sim, "stock"))[0]
+
+    sim.equities.delist(victim, date.today())
+    removed_run = _materialize(stock_universe, settings)
+    assert _metadata(removed_run, stock_universe)["removed"] == 1
+    assert _metadata(removed_run, stock_universe)["removed_sample"] == victim
+    table = _assets_table(warehouse_url, "stock").set_index("symbol")
+    assert not table.loc[victim, "active"]
+
+    sim.equities.list_new(victim, "Returning Corp", "NASDAQ", "stock", date.today())
+    back_run = _materialize(stock_universe, settings)
+    assert _metadata(back_run, stock_universe)["reactivated"] == 1
+    assert _assets_table(warehouse_url, "stock").set_index("symbol").loc[victim, "active"]
+
+
+def test_fund_universe_comes_from_the_nasdaq_fund_list(sim, warehouse_url) -> None:
+    result = _materialize(fund_universe, _settings(sim, warehouse_url))
+
+    assert result.success
+    assert set(_assets_table(warehouse_url, "mutual_fund")["symbol"]) == _listed(sim, "mutual_fund")
+    assert _metadata(result, fund_universe)["source"] == "nasdaqtrader"
+
+
+def test_fund_universe_falls_back_to_sec_when_the_nasdaq_fund_list_vanishes(sim, warehouse_url) -> None:
+    sim.faults.inject("www.nasdaqtrader.com", "status", status=404, path_contains="mfundslist")
+    result = _materialize(fund_universe, _settings(sim, warehouse_url))
+
+    assert result.success
+    metadata = _metadata(result, fund_universe)
+    assert metadata["source"] == "sec"
+    assert "mfundslist.txt" in str(metadata["fallback_reason"])
+    assert set(_assets_table(warehouse_url, "mutual_fund")["symbol"]) == _listed(sim, "mutual_fund")
+
+
+def test_a_truncated_directory_fails_naming_the_file_and_leaves_the_universe_untouched(sim, warehouse_url) -> None:
+    settings = _settings(sim, warehouse_url)
+    _materialize(stock_universe, settings)
+    before = _assets_table(warehouse_url, "stock", "etf")
+
+    sim.faults.inject("www.nasdaqtrader.com", "truncated", path_contains="otherlisted")
+    result = _materialize(stock_universe, settings)
+
+    assert not result.success
+    assert "otherlisted.txt" in _failure_message(result)
+    pd.testing.assert_frame_equal(before, _assets_table(warehouse_url, "stock", "etf"))
+
+
+def test_crypto_universe_lists_the_pairs_of_every_configured_exchange(sim, warehouse_url) -> None:
+    result = _materialize(crypto_universe, _settings(sim, warehouse_url))
+
+    assert result.success
+    expected: dict[str, set[str]] = {}
+    for exchange_id in ("binance", "kraken", "coinbase"):
+        markets = sim.crypto.markets(exchange_id)
+        for symbol in markets.loc[markets["active"], "symbol"]:
+            expected.setdefault(symbol, set()).add(exchange_id)
+    with warehouse_engine(warehouse_url).connect() as conn:
+        detail = pd.read_sql(sa.text("SELECT symbol, exchanges, primary_exchange FROM crypto"), conn)
+    assert set(detail["symbol"]) == set(expected)
+    for row in detail.itertuples():
+        assert set(row.exchanges.split(",")) == expected[row.symbol]
+        assert row.primary_exchange == next(e for e in ("binance", "kraken", "coinbase") if e in expected[row.symbol])
+    assert _metadata(result, crypto_universe)["pairs_on_binance"] == len(sim.crypto.markets("binance").query("active"))
+
+
+def test_an_unknown_exchange_id_fails_clearly_and_changes_nothing(sim, warehouse_url) -> None:
+    result = _materialize(crypto_universe, _settings(sim, warehouse_url, crypto_exchanges=("binance", "notanexchange")))
+
+    assert not result.success
+    assert "notanexchange" in _failure_message(result)
+    assert _assets_table(warehouse_url, "crypto").empty
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("mysql://root@127.0.0.1/lumia", "mysql"),
+        ("postgresql+psycopg2://postgres@127.0.0.1:1/lumia", "127.0.0.1:1"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_a_bad_warehouse_url_fails_with_a_clear_message(sim, url: str, named: str) -> None:
+    result = _materialize(stock_universe, _settings(sim, url))
+
+    assert not result.success
+    message = _failure_message(result)
+    assert named in message
+    assert "LUMIA_WAREHOUSE_URL" in message
