@@ -10,11 +10,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
-from lumia_assets.sim import MarketSimulator, SimConfig
+if TYPE_CHECKING:
+    from lumia_assets.sim import MarketSimulator
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -68,6 +71,8 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[MarketSimulator]:
     """One small-profile simulator on a free loopback port for the whole session."""
+    from lumia_assets.sim import MarketSimulator, SimConfig
+
     sim = MarketSimulator(SimConfig(profile="small"))
     sim.start()
     yield sim

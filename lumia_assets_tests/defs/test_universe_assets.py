@@ -23,9 +23,7 @@ def _settings(sim: MarketSimulator, warehouse_url: str, **overrides: object) -> 
 
 
 def _materialize(asset: dg.AssetsDefinition, settings: Settings) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        UNIVERSES, selection=[asset], resources=build_resources(settings), raise_on_error=False
-    )
+    return dg.materialize(UNIVERSES, selection=[asset], resources=build_resources(settings), raise_on_error=False)
 
 
 def _assets_table(warehouse_url: str, *asset_classes: str) -> pd.DataFrame:

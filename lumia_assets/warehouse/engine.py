@@ -1,0 +1,117 @@
+"""Connecting to the warehouse: URL validation, SQLite pragmas, and automatic Alembic migrations."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import URL, Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+MIGRATION_LOCK_ID = 0x6C756D6961  # "lumia": one PostgreSQL advisory lock for schema upgrades
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse can't be used: a bad URL, an unreachable server, a failed migration."""
+
+
+def _describe(url: URL | str) -> str:
+    return url.render_as_string(hide_password=True) if isinstance(url, URL) else url
+
+
+def parse_warehouse_url(raw: str) -> URL:
+    """Parse and normalise ``LUMIA_WAREHOUSE_URL``; PostgreSQL always goes through psycopg2."""
+    try:
+        url = sa.engine.make_url(raw)
+    except sa.exc.ArgumentError as exc:
+        raise WarehouseError(
+            f"LUMIA_WAREHOUSE_URL={raw!r} is not a SQLAlchemy URL; use e.g. sqlite:////path/warehouse.db "
+            "or postgresql+psycopg2://user:password@host:5432/database"
+        ) from exc
+    backend = url.get_backend_name()
+    if backend == "postgres" or (backend == "postgresql" and url.get_driver_name() != "psycopg2"):
+        url = url.set(drivername="postgresql+psycopg2")
+        backend = "postgresql"
+    if backend not in SUPPORTED_BACKENDS:
+        raise WarehouseError(
+            f"LUMIA_WAREHOUSE_URL={_describe(url)!r} uses the {backend!r} backend; "
+            "the warehouse supports sqlite and postgresql+psycopg2"
+        )
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise WarehouseError(
+            f"LUMIA_WAREHOUSE_URL={raw!r} has no database file; an in-memory SQLite warehouse would lose every "
+            "row between processes. Use sqlite:////absolute/path/warehouse.db"
+        )
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_warehouse_engine(raw_url: str) -> Engine:
+    """An engine for ``raw_url`` that has been checked to connect (no schema changes)."""
+    url = parse_warehouse_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise WarehouseError(
+            f"cannot connect to the warehouse LUMIA_WAREHOUSE_URL={_describe(url)!r}: {reason}. "
+            "Check that the server is running and the database exists."
+        ) from exc
+    return engine
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes (SQLite has no advisory locks)."""
+    lock_path = Path(f"{engine.url.database}.migrate.lock")
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest Alembic revision. Idempotent, safe across processes, never drops data."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    is_sqlite = engine.dialect.name == "sqlite"
+    with _sqlite_file_lock(engine) if is_sqlite else nullcontext(), engine.begin() as conn:
+        if not is_sqlite:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK_ID})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def connect_warehouse(raw_url: str) -> Engine:
+    """Connect to the warehouse at ``raw_url`` and bring its schema up to date."""
+    engine = create_warehouse_engine(raw_url)
+    try:
+        migrate(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise WarehouseError(f"migrating the warehouse at {_describe(engine.url)!r} failed: {exc}") from exc
+    return engine

@@ -1,0 +1,130 @@
+"""The warehouse schema in SQLAlchemy Core. Alembic migrations under ``migrations/`` create it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    }
+)
+
+_ASSET_CLASS_CHECK = "asset_class IN ('stock', 'etf', 'mutual_fund', 'crypto')"
+
+
+def _timestamp(name: str, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    sa.Column("yahoo_symbol", sa.String(64)),
+    sa.Column("name", sa.Text),
+    sa.Column("exchange", sa.String(64)),
+    sa.Column("currency", sa.String(16)),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _timestamp("first_seen"),
+    _timestamp("last_seen"),
+    sa.Column("listed_on", sa.Date),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.CheckConstraint(_ASSET_CLASS_CHECK, name="asset_class"),
+)
+
+
+def _detail_table(name: str, asset_class: str, *columns: sa.Column) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("symbol", sa.String(64), primary_key=True),
+        sa.Column("asset_class", sa.String(16), nullable=False, server_default=asset_class),
+        *columns,
+        sa.ForeignKeyConstraint(["symbol", "asset_class"], ["assets.symbol", "assets.asset_class"], ondelete="CASCADE"),
+        sa.CheckConstraint(f"asset_class = '{asset_class}'", name="asset_class"),
+    )
+
+
+etf = _detail_table("etf", "etf")
+mutual_fund = _detail_table(
+    "mutual_fund",
+    "mutual_fund",
+    sa.Column("fund_family", sa.Text),
+    sa.Column("fund_type", sa.String(64)),
+    sa.Column("category", sa.String(64)),
+    sa.Column("cik", sa.String(16)),
+    sa.Column("series_id", sa.String(16)),
+    sa.Column("class_id", sa.String(16)),
+)
+crypto = _detail_table(
+    "crypto",
+    "crypto",
+    sa.Column("base", sa.String(32), nullable=False),
+    sa.Column("quote", sa.String(32), nullable=False),
+    sa.Column("exchanges", sa.Text, nullable=False),
+    sa.Column("primary_exchange", sa.String(32), nullable=False),
+)
+
+daily_prices = sa.Table(
+    "daily_prices",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("open", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("low", sa.Float),
+    sa.Column("close", sa.Float, nullable=False),
+    sa.Column("adj_close", sa.Float),
+    sa.Column("volume", sa.Float),
+    sa.Column("source", sa.String(32), nullable=False),
+    _timestamp("fetched_at"),
+    sa.CheckConstraint(_ASSET_CLASS_CHECK, name="asset_class"),
+    sa.Index("ix_daily_prices_asset_class_date", "asset_class", "date"),
+)
+
+corporate_actions = sa.Table(
+    "corporate_actions",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("action", sa.String(16), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    _timestamp("fetched_at"),
+    sa.CheckConstraint("action IN ('split', 'dividend', 'capital_gain')", name="action"),
+)
+
+symbol_status = sa.Table(
+    "symbol_status",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("consecutive_no_data", sa.Integer, nullable=False, server_default="0"),
+    _timestamp("checked_at"),
+    sa.CheckConstraint("status IN ('ok', 'no_data', 'delisted', 'unknown_symbol', 'error')", name="status"),
+)
+
+universe_snapshots = sa.Table(
+    "universe_snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("universe", sa.String(32), nullable=False),
+    _timestamp("taken_at"),
+    sa.Column("active_count", sa.Integer, nullable=False),
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("removed", sa.Integer, nullable=False),
+    sa.Column("reactivated", sa.Integer, nullable=False),
+    sa.Index("ix_universe_snapshots_universe_taken_at", "universe", "taken_at"),
+)
+
+DETAIL_TABLES: dict[str, sa.Table] = {"etf": etf, "mutual_fund": mutual_fund, "crypto": crypto}
