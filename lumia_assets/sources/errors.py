@@ -1,0 +1,51 @@
+"""What can go wrong upstream, told apart so nothing transient is ever mistaken for "no data".
+
+* :class:`NoDataError`: the upstream answered, and it has nothing for this symbol or range.
+* :class:`TransientUpstreamError`: 429, 5xx, timeouts, resets. Retry later; never "no data".
+* :class:`PermanentUpstreamError`: the upstream refuses us (451 geo-block, 401/403). Don't retry.
+* :class:`MalformedResponseError`: the body is not what the protocol promises. Never stored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+NoDataKind = Literal["unknown_symbol", "delisted", "no_bars"]
+
+
+class SourceError(RuntimeError):
+    """Base of every error a source raises."""
+
+
+class NoDataError(SourceError):
+    """The upstream has no data for ``symbol`` (in the asked range)."""
+
+    def __init__(self, symbol: str, kind: NoDataKind, detail: str) -> None:
+        super().__init__(f"{symbol}: {detail}")
+        self.symbol = symbol
+        self.kind = kind
+        self.detail = detail
+
+
+class TransientUpstreamError(SourceError):
+    """A failure that says nothing about the data: rate limits, server errors, network trouble."""
+
+
+class PermanentUpstreamError(SourceError):
+    """The upstream refuses to serve us at all; retrying will not help."""
+
+
+class MalformedResponseError(SourceError):
+    """A response whose body does not follow the upstream's protocol."""
+
+
+def raise_for_status(status: int, host: str, what: str) -> None:
+    """Raise the right error for a non-2xx HTTP ``status`` from ``host`` while fetching ``what``."""
+    if 200 <= status < 300:
+        return
+    message = f"{host} answered HTTP {status} for {what}"
+    if status in (418, 429) or status >= 500:
+        raise TransientUpstreamError(message)
+    if status >= 400:
+        raise PermanentUpstreamError(message)
+    raise MalformedResponseError(f"{message}: not a final answer")
