@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbase")
+DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 DEFAULT_PRICES_START = date(2020, 1, 2)
 DEFAULT_USER_AGENT = "lumia-assets/0.1 (lumia-assets@users.noreply.github.com)"
 

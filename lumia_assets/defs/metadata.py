@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import sys
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -21,7 +22,7 @@ def sample(symbols: Iterable[str], size: int = SAMPLE_SIZE) -> str:
     return f"{head} (+{more} more)" if more > 0 else head
 
 
-def upstream_metadata(client: HttpClient) -> dict[str, dg.RawMetadataValue]:
+def upstream_metadata(client: HttpClient) -> dict[str, Any]:
     """Requests, 429s and errors the run sent upstream, in total and per host."""
     totals = client.stats.totals()
     per_host = {

@@ -22,6 +22,7 @@ import requests
 from curl_cffi import requests as curl_requests
 
 from lumia_assets.settings import DEFAULT_USER_AGENT, Settings
+from lumia_assets.sources.errors import PermanentUpstreamError, TransientUpstreamError
 
 ResponseT = TypeVar("ResponseT")
 MAX_REDIRECTS = 10
@@ -92,6 +93,21 @@ class RequestStats:
         return total
 
 
+def raise_for_failure(host: str, status: int, url: str) -> None:
+    """Turn answers that say nothing about the data into errors, so no client can mistake them for "no data".
+
+    429/418 and 5xx (after the policy's retries) are transient; 451 is a permanent refusal. Every other status,
+    404 included, is returned to the client, which knows what it means for its protocol.
+    """
+    if status in (418, 429) or status >= 500:
+        raise TransientUpstreamError(f"{host} answered HTTP {status} for {url}")
+    if status == 451:
+        raise PermanentUpstreamError(
+            f"{host} answered HTTP 451 (unavailable for legal reasons: blocked from this location) for {url}; "
+            "not retried"
+        )
+
+
 class UpstreamPolicy(Protocol):
     """Decides how one logical request to ``host`` is attempted: rate budget, retries, circuit breaker."""
 
@@ -123,7 +139,9 @@ class _UpstreamRouting:
         host = upstream_host(url)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
-        return self._policy.call(host, lambda: self._attempt(host, method, url, send, **kwargs))
+        response = self._policy.call(host, lambda: self._attempt(host, method, url, send, **kwargs))
+        raise_for_failure(host, response.status_code, url)
+        return response
 
     def _attempt(self, host: str, method: str, url: str, send: Callable[..., Any], **kwargs: Any) -> Any:
         started = time.monotonic()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -10,7 +13,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import URL, Engine
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import URL, Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -22,16 +26,19 @@ class WarehouseError(RuntimeError):
 
 
 def _describe(url: URL | str) -> str:
-    return url.render_as_string(hide_password=True) if isinstance(url, URL) else url
+    """The URL for a message, its password masked (also in strings SQLAlchemy could not parse)."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def parse_warehouse_url(raw: str) -> URL:
     """Parse and normalise ``LUMIA_WAREHOUSE_URL``; PostgreSQL always goes through psycopg2."""
     try:
         url = sa.engine.make_url(raw)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
         raise WarehouseError(
-            f"LUMIA_WAREHOUSE_URL={raw!r} is not a SQLAlchemy URL; use e.g. sqlite:////path/warehouse.db "
+            f"LUMIA_WAREHOUSE_URL={_describe(raw)!r} is not a SQLAlchemy URL; use e.g. sqlite:////path/warehouse.db "
             "or postgresql+psycopg2://user:password@host:5432/database"
         ) from exc
     backend = url.get_backend_name()
@@ -45,28 +52,58 @@ def parse_warehouse_url(raw: str) -> URL:
         )
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         raise WarehouseError(
-            f"LUMIA_WAREHOUSE_URL={raw!r} has no database file; an in-memory SQLite warehouse would lose every "
-            "row between processes. Use sqlite:////absolute/path/warehouse.db"
+            f"LUMIA_WAREHOUSE_URL={_describe(url)!r} has no database file; an in-memory SQLite warehouse would "
+            "lose every row between processes. Use sqlite:////absolute/path/warehouse.db"
         )
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    """WAL, a busy timeout and foreign keys; and let SQLAlchemy, not pysqlite, begin transactions."""
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA busy_timeout=30000")
+    _switch_to_wal(dbapi_connection)
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+
+
+def _switch_to_wal(dbapi_connection: sqlite3.Connection, attempts: int = 300) -> None:
+    """Enter WAL mode. The switch needs the database to itself and ignores the busy timeout, so wait for it."""
+    for _ in range(attempts - 1):
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.1)
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    """Begin with the write lock: DDL becomes transactional, and read-then-write never fails with SQLITE_BUSY."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _create_parent_directory(url: URL) -> None:
+    directory = Path(url.database).expanduser().parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(
+            f"cannot create {directory} for the warehouse LUMIA_WAREHOUSE_URL={_describe(url)!r}: {exc.strerror}. "
+            "Point it at a writable directory."
+        ) from exc
 
 
 def create_warehouse_engine(raw_url: str) -> Engine:
     """An engine for ``raw_url`` that has been checked to connect (no schema changes)."""
     url = parse_warehouse_url(raw_url)
     if url.get_backend_name() == "sqlite":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_parent_directory(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _configure_sqlite_connection)
+        sa.event.listen(engine, "begin", _begin_sqlite_transaction)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     try:
@@ -95,15 +132,24 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to the newest Alembic revision. Idempotent, safe across processes, never drops data."""
+    """Upgrade the schema to the newest Alembic revision. Idempotent, safe across processes, never drops data.
+
+    PostgreSQL serialises concurrent upgrades with an advisory lock, SQLite with a lock file beside the database.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     is_sqlite = engine.dialect.name == "sqlite"
-    with _sqlite_file_lock(engine) if is_sqlite else nullcontext(), engine.begin() as conn:
-        if not is_sqlite:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK_ID})
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    try:
+        with _sqlite_file_lock(engine) if is_sqlite else nullcontext(), engine.begin() as conn:
+            if not is_sqlite:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK_ID})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except (sa.exc.SQLAlchemyError, CommandError) as exc:
+        raise WarehouseError(
+            f"migrating the warehouse at {_describe(engine.url)!r} failed: {exc}. Nothing was changed; if the "
+            "warehouse was migrated by a newer lumia_assets, upgrade this installation."
+        ) from exc
 
 
 def connect_warehouse(raw_url: str) -> Engine:
@@ -111,7 +157,7 @@ def connect_warehouse(raw_url: str) -> Engine:
     engine = create_warehouse_engine(raw_url)
     try:
         migrate(engine)
-    except sa.exc.SQLAlchemyError as exc:
+    except WarehouseError:
         engine.dispose()
-        raise WarehouseError(f"migrating the warehouse at {_describe(engine.url)!r} failed: {exc}") from exc
+        raise
     return engine

@@ -1,16 +1,18 @@
-"""Bulk, idempotent writes: every write is an upsert on the table's primary key, inside the caller's transaction.
+"""Bulk, idempotent writes: every write is an upsert on the table's primary key, in one transaction.
 
-PostgreSQL loads through ``COPY`` into a temporary staging table, then ``INSERT ... ON CONFLICT DO UPDATE``;
-SQLite uses an ``executemany`` of ``INSERT ... ON CONFLICT DO UPDATE``. Re-running a write leaves identical contents.
+PostgreSQL loads through ``COPY`` into a temporary staging table, then ``INSERT ... SELECT ... ON CONFLICT DO
+UPDATE``; SQLite runs an ``executemany`` of ``INSERT ... ON CONFLICT DO UPDATE``. Re-running a write leaves
+identical contents. Each writer takes an ``Engine`` (it commits its own transaction) or a ``Connection`` (it
+joins the caller's transaction, as :func:`write_price_batch` does).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -18,140 +20,121 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.warehouse.contracts import conform, records
 from lumia_assets.warehouse.schema import assets, corporate_actions, daily_prices, symbol_status
 
 STATUS_COLUMNS = ("symbol", "asset_class", "status", "detail", "checked_at")
 LISTED_ON_COLUMNS = ("symbol", "asset_class", "listed_on")
+ACTIVE_SYMBOL_COLUMNS = ("symbol", "asset_class", "yahoo_symbol", "listed_on", "exchange")
+
+Updates = Callable[[sa.ColumnCollection], Mapping[str, sa.ColumnElement]]
 
 
-class FrameContractError(ValueError):
-    """A frame handed to the warehouse does not have the columns or keys its table needs."""
+@contextmanager
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection inside a transaction: a new, committed-on-exit one for an Engine, or the caller's own."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
 
 
-def _check_frame(frame: pd.DataFrame, columns: Sequence[str], keys: Sequence[str], table: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in columns]
-    if missing or extra:
-        raise FrameContractError(f"{table}: frame has missing columns {missing} and unexpected columns {extra}")
-    duplicated = frame[frame.duplicated(list(keys), keep=False)]
-    if not duplicated.empty:
-        sample = duplicated[list(keys)].head(5).to_dict("records")
-        raise FrameContractError(f"{table}: {len(duplicated)} rows repeat a primary key, e.g. {sample}")
-
-
-def without_nan(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` as Python objects with NaN/NaT as None, ready for a DBAPI driver."""
-    return frame.astype(object).where(frame.notna(), None)
-
-
-def _normalised(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Only ``columns``, with dates as ``date`` objects and NaN as None."""
-    out = frame.loc[:, list(columns)].copy()
-    for name in ("date", "listed_on"):
-        if name in out.columns:
-            out[name] = pd.to_datetime(out[name]).dt.date
-    return without_nan(out)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in frame.to_dict("records")
-    ]
-
-
-def _copy_into_staging(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> str:
+def _copy_into_staging(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> sa.TableClause:
+    """COPY ``frame`` into an unconstrained temporary table shaped like ``table``; dropped at commit."""
     staging = f"_staging_{table.name}"
-    conn.exec_driver_sql(
-        f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
-    )
-    conn.exec_driver_sql(f'TRUNCATE "{staging}"')
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
-    buffer.seek(0)
     column_list = ", ".join(f'"{c}"' for c in frame.columns)
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.copy_expert(f'COPY "{staging}" ({column_list}) FROM STDIN WITH (FORMAT csv)', buffer)
-    return staging
-
-
-def _on_conflict(statement: sa.Insert, keys: list[str], updates: list[str]) -> sa.Insert:
-    if not updates:
-        return statement.on_conflict_do_nothing(index_elements=keys)  # type: ignore[attr-defined]
-    excluded = statement.excluded  # type: ignore[attr-defined]
-    return statement.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=keys, set_={c: excluded[c] for c in updates}
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS pg_temp."{staging}"')
+    conn.exec_driver_sql(
+        f'CREATE TEMPORARY TABLE "{staging}" ON COMMIT DROP AS SELECT {column_list} FROM "{table.name}" WITH NO DATA'
     )
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.copy_expert(f'COPY "{staging}" ({column_list}) FROM STDIN WITH (FORMAT csv)', buffer)
+    return sa.table(staging, *(sa.column(c) for c in frame.columns))
 
 
-def upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, preserve: Sequence[str] = ()) -> int:
-    """Insert or update ``frame``'s rows into ``table`` by primary key; ``preserve`` columns keep their first value.
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    *,
+    preserve: Sequence[str] = (),
+    updates: Updates | None = None,
+) -> int:
+    """Insert ``frame`` (driver-ready, see ``contracts.conform``) into ``table``, updating rows whose key exists.
 
-    Returns the number of rows written.
+    ``preserve`` columns keep the stored value on update; ``updates`` maps ``excluded`` (the incoming row) to
+    update expressions that replace the default "take the incoming value". Returns the number of rows written.
     """
     if frame.empty:
         return 0
-    keys = [c.name for c in table.primary_key.columns]
-    updates = [c for c in frame.columns if c not in keys and c not in preserve]
     if conn.dialect.name == "postgresql":
-        staging = sa.table(_copy_into_staging(conn, table, frame), *(sa.column(c) for c in frame.columns))
+        staging = _copy_into_staging(conn, table, frame)
         statement = postgresql_insert(table).from_select(list(frame.columns), sa.select(staging))
-        conn.execute(_on_conflict(statement, keys, updates))
+        parameters = None
     else:
-        conn.execute(_on_conflict(sqlite_insert(table), keys, updates), _records(frame))
+        statement = sqlite_insert(table)
+        parameters = records(frame)
+    keys = [c.name for c in table.primary_key.columns]
+    set_ = {c: statement.excluded[c] for c in frame.columns if c not in keys and c not in preserve}
+    set_.update(updates(statement.excluded) if updates else {})
+    if set_:
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=set_)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(statement, parameters)
     return len(frame)
 
 
-def upsert_daily_prices(conn: Connection, frame: pd.DataFrame) -> int:
-    """Write bars (``PRICE_COLUMNS``) keyed on (symbol, asset_class, date)."""
-    _check_frame(frame, PRICE_COLUMNS, ("symbol", "asset_class", "date"), "daily_prices")
-    return upsert(conn, daily_prices, _normalised(frame, PRICE_COLUMNS))
+def upsert_daily_prices(bind: Engine | Connection, frame: pd.DataFrame) -> int:
+    """Write bars (exactly ``PRICE_COLUMNS``) keyed on (symbol, asset_class, date); returns rows written."""
+    rows = conform(frame, daily_prices, PRICE_COLUMNS)
+    with transaction(bind) as conn:
+        return upsert(conn, daily_prices, rows)
 
 
-def upsert_corporate_actions(conn: Connection, frame: pd.DataFrame) -> int:
-    """Write splits, dividends and capital gains (``CORPORATE_ACTION_COLUMNS``)."""
-    _check_frame(frame, CORPORATE_ACTION_COLUMNS, ("symbol", "asset_class", "date", "action"), "corporate_actions")
-    return upsert(conn, corporate_actions, _normalised(frame, CORPORATE_ACTION_COLUMNS))
+def upsert_corporate_actions(bind: Engine | Connection, frame: pd.DataFrame) -> int:
+    """Write splits, dividends and capital gains (exactly ``CORPORATE_ACTION_COLUMNS``); returns rows written."""
+    rows = conform(frame, corporate_actions, CORPORATE_ACTION_COLUMNS)
+    with transaction(bind) as conn:
+        return upsert(conn, corporate_actions, rows)
 
 
-def record_symbol_status(conn: Connection, frame: pd.DataFrame) -> int:
-    """Upsert each symbol's latest fetch outcome; ``no_data`` answers in a row are counted, ``ok`` resets."""
-    _check_frame(frame, STATUS_COLUMNS, ("symbol", "asset_class"), "symbol_status")
-    if frame.empty:
-        return 0
-    rows = _normalised(frame, STATUS_COLUMNS)
-    statement = (sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert)(symbol_status)
-    no_data_streak = sa.case(
-        (statement.excluded.status == "no_data", symbol_status.c.consecutive_no_data + 1),
-        (statement.excluded.status == "ok", 0),
-        else_=symbol_status.c.consecutive_no_data,
-    )
-    records = [{**r, "consecutive_no_data": 1 if r["status"] == "no_data" else 0} for r in _records(rows)]
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["symbol", "asset_class"],
-            set_={
-                "status": statement.excluded.status,
-                "detail": statement.excluded.detail,
-                "checked_at": statement.excluded.checked_at,
-                "consecutive_no_data": no_data_streak,
-            },
-        ),
-        records,
-    )
-    return len(records)
-
-
-def set_listed_on(conn: Connection, frame: pd.DataFrame) -> int:
-    """Record the first date each symbol has data upstream, so gap queries ignore earlier sessions."""
-    _check_frame(frame, LISTED_ON_COLUMNS, ("symbol", "asset_class"), "assets")
-    rows = _records(_normalised(frame.dropna(subset=["listed_on"]), LISTED_ON_COLUMNS))
-    if rows:
-        conn.execute(
-            assets.update()
-            .where(assets.c.symbol == sa.bindparam("b_symbol"), assets.c.asset_class == sa.bindparam("b_class"))
-            .values(listed_on=sa.bindparam("b_listed_on")),
-            [{"b_symbol": r["symbol"], "b_class": r["asset_class"], "b_listed_on": r["listed_on"]} for r in rows],
+def _no_data_streak(incoming: sa.ColumnCollection) -> Mapping[str, sa.ColumnElement]:
+    """``no_data`` extends the streak, ``ok`` ends it, anything else (an error) leaves it as it was."""
+    streak = symbol_status.c.consecutive_no_data
+    return {
+        "consecutive_no_data": sa.case(
+            (incoming.status == "no_data", streak + 1), (incoming.status == "ok", 0), else_=streak
         )
+    }
+
+
+def record_symbol_status(bind: Engine | Connection, frame: pd.DataFrame) -> int:
+    """Upsert each symbol's latest fetch outcome (``STATUS_COLUMNS``), counting ``no_data`` answers in a row."""
+    rows = conform(frame, symbol_status, STATUS_COLUMNS)
+    rows["consecutive_no_data"] = (rows["status"] == "no_data").astype(int)
+    with transaction(bind) as conn:
+        return upsert(conn, symbol_status, rows, updates=_no_data_streak)
+
+
+def set_listed_on(bind: Engine | Connection, frame: pd.DataFrame) -> int:
+    """Record the first date each symbol has data upstream (``LISTED_ON_COLUMNS``), so gap queries skip earlier ones.
+
+    Rows without a date and symbols not in ``assets`` are ignored; returns the number of rows given a date.
+    """
+    rows = [r for r in records(conform(frame, assets, LISTED_ON_COLUMNS)) if r["listed_on"] is not None]
+    if rows:
+        with transaction(bind) as conn:
+            conn.execute(
+                assets.update()
+                .where(assets.c.symbol == sa.bindparam("b_symbol"), assets.c.asset_class == sa.bindparam("b_class"))
+                .values(listed_on=sa.bindparam("b_listed_on")),
+                [{"b_symbol": r["symbol"], "b_class": r["asset_class"], "b_listed_on": r["listed_on"]} for r in rows],
+            )
     return len(rows)
 
 
@@ -172,26 +155,26 @@ class BatchCounts:
     bars: int
     actions: int
     statuses: int
+    listed_on: int
 
 
 def write_price_batch(engine: Engine, batch: PriceBatch) -> BatchCounts:
-    """Write a batch in ONE transaction: a killed run leaves whole batches or nothing of them."""
+    """Write a batch in ONE transaction: a killed or failing run leaves whole batches or nothing of them."""
     with engine.begin() as conn:
-        counts = BatchCounts(
+        return BatchCounts(
             bars=upsert_daily_prices(conn, batch.bars),
             actions=upsert_corporate_actions(conn, batch.actions),
             statuses=record_symbol_status(conn, batch.statuses),
+            listed_on=set_listed_on(conn, batch.listed_on),
         )
-        set_listed_on(conn, batch.listed_on)
-    return counts
 
 
 def active_symbols(engine: Engine, asset_classes: Sequence[str]) -> pd.DataFrame:
-    """Active instruments of ``asset_classes``: symbol, asset_class, yahoo_symbol, exchange, listed_on."""
+    """Active instruments of ``asset_classes`` (``ACTIVE_SYMBOL_COLUMNS``), by asset class then symbol."""
     query = (
-        sa.select(assets.c.symbol, assets.c.asset_class, assets.c.yahoo_symbol, assets.c.exchange, assets.c.listed_on)
+        sa.select(*(assets.c[name] for name in ACTIVE_SYMBOL_COLUMNS))
         .where(assets.c.active.is_(True), assets.c.asset_class.in_(list(asset_classes)))
         .order_by(assets.c.asset_class, assets.c.symbol)
     )
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys()))
+        return pd.DataFrame(conn.execute(query).all(), columns=list(ACTIVE_SYMBOL_COLUMNS))

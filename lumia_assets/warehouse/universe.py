@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -16,10 +16,13 @@ from lumia_assets.frames import (
     MUTUAL_FUND_DETAIL_COLUMNS,
     UNIVERSE_COLUMNS,
 )
+from lumia_assets.warehouse.contracts import FrameContractError, conform
 from lumia_assets.warehouse.schema import DETAIL_TABLES, assets, universe_snapshots
-from lumia_assets.warehouse.store import FrameContractError, upsert, without_nan
+from lumia_assets.warehouse.store import upsert
 
+UNIVERSES = ("stock_universe", "fund_universe", "crypto_universe")
 DETAIL_COLUMNS = {"etf": ETF_DETAIL_COLUMNS, "mutual_fund": MUTUAL_FUND_DETAIL_COLUMNS, "crypto": CRYPTO_DETAIL_COLUMNS}
+ASSET_ROW_COLUMNS = (*UNIVERSE_COLUMNS, "active", "first_seen", "last_seen")
 Key = tuple[str, str]
 
 
@@ -37,22 +40,28 @@ class UniverseChanges:
     active_count: int
 
 
-def _check_snapshot(frame: pd.DataFrame, asset_classes: Sequence[str], universe: str) -> None:
-    required = set(UNIVERSE_COLUMNS)
-    for asset_class in set(frame.get("asset_class", [])) & DETAIL_COLUMNS.keys():
-        required |= set(DETAIL_COLUMNS[asset_class])
-    missing = sorted(required - set(frame.columns))
-    if missing:
-        raise FrameContractError(f"{universe}: snapshot lacks columns {missing}")
-    unexpected = sorted(set(frame["asset_class"]) - set(asset_classes))
-    if unexpected:
-        raise FrameContractError(f"{universe}: snapshot has asset classes {unexpected}, expected {list(asset_classes)}")
-    duplicated = frame[frame.duplicated(["symbol", "asset_class"], keep=False)]
-    if not duplicated.empty:
-        raise FrameContractError(f"{universe}: symbols listed twice: {sorted(set(duplicated['symbol']))[:10]}")
+def _check_snapshot(frame: pd.DataFrame, universe_name: str, asset_classes: Sequence[str]) -> None:
+    """Name the universe and the column or class at fault; key and type checks follow in ``conform``."""
+    if universe_name not in UNIVERSES:
+        raise ValueError(f"unknown universe {universe_name!r}; expected one of {list(UNIVERSES)}")
+    allowed = set(UNIVERSE_COLUMNS).union(*(DETAIL_COLUMNS.get(c, ()) for c in asset_classes))
+    missing = sorted(set(UNIVERSE_COLUMNS) - set(frame.columns))
+    unexpected = sorted(set(frame.columns) - allowed)
+    if missing or unexpected:
+        raise FrameContractError(f"{universe_name}: snapshot lacks columns {missing}, has unexpected {unexpected}")
+    other_classes = sorted(set(frame["asset_class"]) - set(asset_classes))
+    if other_classes:
+        raise FrameContractError(
+            f"{universe_name}: snapshot has asset classes {other_classes}, expected {list(asset_classes)}"
+        )
+    for asset_class in set(frame["asset_class"]) & DETAIL_COLUMNS.keys():
+        lacking = sorted(set(DETAIL_COLUMNS[asset_class]) - set(frame.columns))
+        if lacking:
+            raise FrameContractError(f"{universe_name}: {asset_class} rows need the detail columns {lacking}")
 
 
 def _current(conn: Connection, asset_classes: Sequence[str]) -> tuple[set[Key], set[Key]]:
+    """The (symbol, asset_class) keys of ``asset_classes`` now stored: (active, inactive)."""
     rows = conn.execute(
         sa.select(assets.c.symbol, assets.c.asset_class, assets.c.active).where(
             assets.c.asset_class.in_(list(asset_classes))
@@ -63,18 +72,42 @@ def _current(conn: Connection, asset_classes: Sequence[str]) -> tuple[set[Key], 
     return active, inactive
 
 
-def _guard_shrink(universe: str, active: set[Key], removed: set[Key], max_removed_fraction: float) -> None:
+def _guard_shrink(universe_name: str, active: set[Key], removed: set[Key], max_removed_fraction: float) -> None:
     if active and len(removed) > max_removed_fraction * len(active):
         raise UniverseShrinkError(
-            f"{universe}: the new snapshot would deactivate {len(removed)} of {len(active)} active instruments "
+            f"{universe_name}: the new snapshot would deactivate {len(removed)} of {len(active)} active instruments "
             f"(more than {max_removed_fraction:.0%}); refusing, the previous universe is left untouched. "
             "A short or partial download is the usual cause; re-run when the upstream is healthy."
         )
 
 
+def _write_instruments(conn: Connection, frame: pd.DataFrame, seen_at: datetime) -> None:
+    """Upsert the snapshot's ``assets`` rows (active, first_seen kept) and their class detail rows."""
+    rows = frame.loc[:, list(UNIVERSE_COLUMNS)].assign(active=True, first_seen=seen_at, last_seen=seen_at)
+    upsert(conn, assets, conform(rows, assets, ASSET_ROW_COLUMNS), preserve=("first_seen",))
+    for asset_class, detail in frame.groupby("asset_class"):
+        if asset_class in DETAIL_TABLES:
+            columns = DETAIL_COLUMNS[asset_class]
+            upsert(
+                conn,
+                DETAIL_TABLES[asset_class],
+                conform(detail.loc[:, list(columns)], DETAIL_TABLES[asset_class], columns),
+            )
+
+
+def _deactivate(conn: Connection, keys: set[Key]) -> None:
+    if keys:
+        conn.execute(
+            assets.update()
+            .where(assets.c.symbol == sa.bindparam("b_symbol"), assets.c.asset_class == sa.bindparam("b_class"))
+            .values(active=False),
+            [{"b_symbol": symbol, "b_class": asset_class} for symbol, asset_class in sorted(keys)],
+        )
+
+
 def sync_universe(
     engine: Engine,
-    universe: str,
+    universe_name: str,
     asset_classes: Sequence[str],
     frame: pd.DataFrame,
     *,
@@ -82,37 +115,31 @@ def sync_universe(
     max_removed_fraction: float = 0.2,
     keep: Collection[str] = (),
 ) -> UniverseChanges:
-    """Make the active instruments of ``asset_classes`` equal to ``frame``, in one transaction.
+    """Make the active instruments of ``asset_classes`` equal to ``frame``, and snapshot the counts, in one transaction.
 
-    Symbols in ``keep`` are never deactivated (their source could not be asked this time).
+    ``frame`` has ``UNIVERSE_COLUMNS`` plus the detail columns of its classes. Symbols in ``keep`` are never
+    deactivated (their source could not be asked this time). Raises :class:`UniverseShrinkError`, changing
+    nothing, when ``frame`` is empty or would deactivate more than ``max_removed_fraction`` of the active rows.
     """
     if frame.empty:
-        raise UniverseShrinkError(f"{universe}: the snapshot is empty; refusing to deactivate the whole universe")
-    _check_snapshot(frame, asset_classes, universe)
+        raise UniverseShrinkError(f"{universe_name}: the snapshot is empty; refusing to deactivate the whole universe")
+    _check_snapshot(frame, universe_name, asset_classes)
+    if seen_at.tzinfo is None:
+        raise ValueError(f"{universe_name}: seen_at={seen_at.isoformat()} must be tz-aware (UTC)")
+    seen_at = seen_at.astimezone(UTC)
     snapshot = set(zip(frame["symbol"], frame["asset_class"], strict=True))
     with engine.begin() as conn:
         active, inactive = _current(conn, asset_classes)
         removed = {key for key in active - snapshot if key[0] not in keep}
-        _guard_shrink(universe, active, removed, max_removed_fraction)
+        _guard_shrink(universe_name, active, removed, max_removed_fraction)
         added = snapshot - active - inactive
         reactivated = snapshot & inactive
-
-        rows = frame.loc[:, list(UNIVERSE_COLUMNS)].assign(active=True, first_seen=seen_at, last_seen=seen_at)
-        upsert(conn, assets, without_nan(rows), preserve=("first_seen",))
-        for asset_class, detail in frame.groupby("asset_class"):
-            if asset_class in DETAIL_TABLES:
-                upsert(conn, DETAIL_TABLES[asset_class], without_nan(detail.loc[:, list(DETAIL_COLUMNS[asset_class])]))
-        if removed:
-            conn.execute(
-                assets.update()
-                .where(assets.c.symbol == sa.bindparam("b_symbol"), assets.c.asset_class == sa.bindparam("b_class"))
-                .values(active=False),
-                [{"b_symbol": symbol, "b_class": asset_class} for symbol, asset_class in removed],
-            )
+        _write_instruments(conn, frame, seen_at)
+        _deactivate(conn, removed)
         active_count = len((active - removed) | snapshot)
         conn.execute(
             universe_snapshots.insert().values(
-                universe=universe,
+                universe=universe_name,
                 taken_at=seen_at,
                 active_count=active_count,
                 added=len(added),

@@ -48,7 +48,8 @@ def _metadata(result: dg.ExecuteInProcessResult, asset: dg.AssetsDefinition) -> 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     [failure] = [event for event in result.all_events if event.is_step_failure]
-    return str(failure.step_failure_data.error)
+    data = failure.step_failure_data
+    return f"{data.error} {data.user_failure_data.description if data.user_failure_data else ''}"
 
 
 def test_stock_universe_holds_every_listed_stock_and_etf_of_the_simulator(sim, warehouse_url) -> None:
@@ -139,7 +140,7 @@ def test_crypto_universe_lists_the_pairs_of_every_configured_exchange(sim, wareh
 
     assert result.success
     expected: dict[str, set[str]] = {}
-    for exchange_id in ("binance", "kraken", "coinbase"):
+    for exchange_id in ("binance", "kraken", "coinbaseexchange"):
         markets = sim.crypto.markets(exchange_id)
         for symbol in markets.loc[markets["active"], "symbol"]:
             expected.setdefault(symbol, set()).add(exchange_id)
@@ -148,7 +149,9 @@ def test_crypto_universe_lists_the_pairs_of_every_configured_exchange(sim, wareh
     assert set(detail["symbol"]) == set(expected)
     for row in detail.itertuples():
         assert set(row.exchanges.split(",")) == expected[row.symbol]
-        assert row.primary_exchange == next(e for e in ("binance", "kraken", "coinbase") if e in expected[row.symbol])
+        assert row.primary_exchange == next(
+            e for e in ("binance", "kraken", "coinbaseexchange") if e in expected[row.symbol]
+        )
     assert _metadata(result, crypto_universe)["pairs_on_binance"] == len(sim.crypto.markets("binance").query("active"))
 
 

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 
+from lumia_assets.sources.errors import TransientUpstreamError
 from lumia_assets.sources.http import HttpClient, rewrite_url, upstream_host
 
 
@@ -77,7 +78,8 @@ def test_requests_session_routes_sends_user_agent_and_counts_per_host(loopback: 
     client = HttpClient(upstream_url=loopback, user_agent="lumia-test admin@example.com", timeout=5)
     session = client.requests_session()
     assert session.get("https://www.sec.gov/files/company_tickers_mf.json").text == "ok"
-    assert session.get("https://api.binance.com/api/v3/limited").status_code == 429
+    with pytest.raises(TransientUpstreamError, match=r"api\.binance\.com answered HTTP 429"):
+        session.get("https://api.binance.com/api/v3/limited")
 
     assert _RecordingHandler.seen == [
         ("/www.sec.gov/files/company_tickers_mf.json", "lumia-test admin@example.com"),

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from lumia_assets.frames import PRICE_COLUMNS, UNIVERSE_COLUMNS
+from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS, UNIVERSE_COLUMNS
 
-FETCHED_AT = datetime(2024, 12, 3, 1, 0, tzinfo=UTC)
+FETCHED_AT = datetime(2024, 12, 5, 1, 0, tzinfo=UTC)
+DAYS = [date(2024, 12, 2), date(2024, 12, 3), date(2024, 12, 4)]
 
 
 def bars(symbol: str, days: list[date], close: float = 10.0, asset_class: str = "stock") -> pd.DataFrame:
@@ -32,7 +33,26 @@ def bars(symbol: str, days: list[date], close: float = 10.0, asset_class: str = 
     return pd.DataFrame(rows, columns=list(PRICE_COLUMNS))
 
 
-def stocks(*symbols: str, asset_class: str = "stock") -> pd.DataFrame:
+def actions(symbol: str, *events: tuple[date, str, float]) -> pd.DataFrame:
+    """Corporate actions of ``symbol``: (date, action, value) each."""
+    rows = [
+        {"symbol": symbol, "asset_class": "stock", "date": day, "action": action, "value": value,
+         "source": "yahoo", "fetched_at": FETCHED_AT}
+        for day, action, value in events
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(CORPORATE_ACTION_COLUMNS))
+
+
+def statuses(status: str, *symbols: str, checked_at: datetime = FETCHED_AT) -> pd.DataFrame:
+    """The same fetch outcome for each of ``symbols``."""
+    return pd.DataFrame(
+        [{"symbol": s, "asset_class": "stock", "status": status, "detail": status, "checked_at": checked_at}
+         for s in symbols],
+        columns=["symbol", "asset_class", "status", "detail", "checked_at"],
+    )  # fmt: skip
+
+
+def listings(*symbols: str, asset_class: str = "stock") -> pd.DataFrame:
     """A universe snapshot of ``symbols``."""
     return pd.DataFrame(
         [

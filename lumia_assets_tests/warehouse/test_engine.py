@@ -1,13 +1,18 @@
-"""Connecting and migrating: automatic, idempotent, concurrent-safe, and clear about bad URLs."""
+"""Connecting and migrating: automatic, idempotent, concurrent-safe, data-preserving, and clear about bad URLs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from lumia_assets.warehouse.engine import WarehouseError, connect_warehouse, parse_warehouse_url
+from lumia_assets.warehouse.store import upsert_daily_prices
+from lumia_assets_tests.warehouse.frames import DAYS, bars
 
 TABLES = {
     "assets",
@@ -19,24 +24,66 @@ TABLES = {
     "symbol_status",
     "universe_snapshots",
 }
+CONNECT_IN_A_CHILD = (
+    "import sys; from lumia_assets.warehouse.engine import connect_warehouse; connect_warehouse(sys.argv[1])"
+)
+
+
+def _revision(engine: sa.Engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
 
 
 def test_first_use_creates_every_table(warehouse_url: str) -> None:
     engine = connect_warehouse(warehouse_url)
     assert set(sa.inspect(engine).get_table_names()) >= TABLES
+    assert _revision(engine) == "0001"
 
 
-def test_migrating_twice_and_concurrently_is_harmless(warehouse_url: str) -> None:
+def test_migrating_from_many_threads_at_once_is_harmless(warehouse_url: str) -> None:
     with ThreadPoolExecutor(4) as pool:
         engines = list(pool.map(lambda _: connect_warehouse(warehouse_url), range(4)))
-    with engines[0].connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    assert {_revision(engine) for engine in engines} == {"0001"}
 
 
-def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
+def test_two_processes_migrating_at_once_both_succeed(warehouse_url: str) -> None:
+    children = [
+        subprocess.Popen([sys.executable, "-c", CONNECT_IN_A_CHILD, warehouse_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [child.communicate(timeout=60)[1] for child in children]
+    assert [child.returncode for child in children] == [0, 0], errors
+    assert _revision(connect_warehouse(warehouse_url)) == "0001"
+
+
+def test_migrating_again_keeps_the_data(warehouse_url: str) -> None:
+    upsert_daily_prices(connect_warehouse(warehouse_url), bars("AAPL", DAYS))
+    engine = connect_warehouse(warehouse_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM daily_prices")).scalar_one() == len(DAYS)
+
+
+def _stamp(engine: sa.Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :revision"), {"revision": revision})
+
+
+def test_a_warehouse_from_a_newer_release_is_refused_by_name(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    _stamp(engine, "9999")
+    try:
+        with pytest.raises(WarehouseError, match=r"'9999'.*newer lumia_assets"):
+            connect_warehouse(warehouse_url)
+    finally:
+        _stamp(engine, "0001")  # the PostgreSQL database is shared by the session's tests
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_in_a_created_directory(tmp_path: Path) -> None:
     engine = connect_warehouse(f"sqlite:///{tmp_path / 'nested' / 'w.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30000
 
 
 @pytest.mark.parametrize("raw", ["postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"])
@@ -48,8 +95,10 @@ def test_postgresql_urls_always_use_psycopg2(raw: str) -> None:
     ("raw", "message"),
     [
         ("not a url", "is not a SQLAlchemy URL"),
-        ("mysql://root@127.0.0.1/lumia", "uses the 'mysql' backend"),
+        ("postgresql://postgres:secret@127.0.0.1:port/lumia", "is not a SQLAlchemy URL"),
+        ("mysql://root:secret@127.0.0.1/lumia", "uses the 'mysql' backend"),
         ("sqlite://", "has no database file"),
+        ("sqlite:////proc/lumia/warehouse.db", "cannot create /proc/lumia"),
         ("postgresql+psycopg2://postgres:secret@127.0.0.1:1/lumia", "cannot connect to the warehouse"),
     ],
 )
@@ -60,7 +109,12 @@ def test_a_bad_url_is_a_clear_error_that_masks_the_password(raw: str, message: s
     assert "secret" not in str(error.value)
 
 
-def test_a_missing_postgresql_database_is_named(postgres_database_url: str) -> None:
+def test_a_missing_postgresql_database_is_named_and_not_created(postgres_database_url: str) -> None:
     missing = sa.engine.make_url(postgres_database_url).set(database="lumia_no_such_db")
-    with pytest.raises(WarehouseError, match="lumia_no_such_db"):
+    with pytest.raises(WarehouseError, match=r"lumia_no_such_db.*database exists"):
         connect_warehouse(missing.render_as_string(hide_password=False))
+    admin = sa.create_engine(postgres_database_url)
+    with admin.connect() as conn:
+        names = conn.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
+    admin.dispose()
+    assert "lumia_no_such_db" not in names

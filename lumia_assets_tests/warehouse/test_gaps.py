@@ -1,34 +1,44 @@
-"""Gap queries: missing cells against the expected dates, listing dates and known-missing symbols."""
+"""Gap queries: missing cells against the expected dates, listing dates and symbols the upstream does not know."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
+import sqlalchemy as sa
 
 from lumia_assets.warehouse.engine import connect_warehouse
-from lumia_assets.warehouse.gaps import missing_cells, partition_gaps
-from lumia_assets.warehouse.store import PriceBatch, write_price_batch
+from lumia_assets.warehouse.gaps import GAP_COLUMNS, missing_cells, partition_gaps
+from lumia_assets.warehouse.store import record_symbol_status, set_listed_on, upsert_daily_prices
 from lumia_assets.warehouse.universe import sync_universe
-from lumia_assets_tests.warehouse.frames import FETCHED_AT, bars, stocks
-
-DAYS = [date(2024, 12, 2), date(2024, 12, 3), date(2024, 12, 4)]
-NO_ACTIONS = pd.DataFrame(columns=["symbol", "asset_class", "date", "action", "value", "source", "fetched_at"])
-NO_STATUS = pd.DataFrame(columns=["symbol", "asset_class", "status", "detail", "checked_at"])
-NO_LISTING = pd.DataFrame(columns=["symbol", "asset_class", "listed_on"])
+from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, bars, listings, statuses
 
 
-def _seed(warehouse_url: str, statuses: pd.DataFrame = NO_STATUS, listed_on: pd.DataFrame = NO_LISTING):
+def _seed(warehouse_url: str) -> sa.Engine:
+    """AAPL has every bar, MSFT misses the middle day, NEWCO has only the last, ZZZZ none; SPY (an ETF) all."""
     engine = connect_warehouse(warehouse_url)
-    sync_universe(engine, "stock_universe", ("stock",), stocks("AAPL", "MSFT", "NEWCO", "ZZZZ"), seen_at=FETCHED_AT)
-    prices = pd.concat([bars("AAPL", DAYS), bars("MSFT", [DAYS[0], DAYS[2]]), bars("NEWCO", DAYS[2:])])
-    write_price_batch(engine, PriceBatch(prices, NO_ACTIONS, statuses, listed_on))
+    universe = pd.concat([listings("AAPL", "MSFT", "NEWCO", "ZZZZ"), listings("SPY", asset_class="etf")])
+    sync_universe(engine, "stock_universe", ("stock", "etf"), universe, seen_at=FETCHED_AT)
+    upsert_daily_prices(
+        engine,
+        pd.concat(
+            [
+                bars("AAPL", DAYS),
+                bars("MSFT", [DAYS[0], DAYS[2]]),
+                bars("NEWCO", DAYS[2:]),
+                bars("SPY", DAYS, asset_class="etf"),
+            ]
+        ),
+    )
     return engine
 
 
+def _cells(frame: pd.DataFrame) -> list[tuple]:
+    return list(frame.itertuples(index=False, name=None))
+
+
 def test_partition_gaps_counts_expected_present_and_missing_per_date(warehouse_url: str) -> None:
-    engine = _seed(warehouse_url)
-    gaps = partition_gaps(engine, ["stock"], DAYS)
+    gaps = partition_gaps(_seed(warehouse_url), ["stock"], list(reversed(DAYS)))
     assert gaps.to_dict("list") == {
         "date": DAYS,
         "expected": [4, 4, 4],
@@ -37,10 +47,9 @@ def test_partition_gaps_counts_expected_present_and_missing_per_date(warehouse_u
     }
 
 
-def test_missing_cells_lists_them(warehouse_url: str) -> None:
+def test_missing_cells_lists_them_by_date_then_symbol_up_to_a_limit(warehouse_url: str) -> None:
     engine = _seed(warehouse_url)
-    cells = missing_cells(engine, ["stock"], DAYS)
-    assert list(cells.itertuples(index=False, name=None)) == [
+    assert _cells(missing_cells(engine, ["stock", "etf"], DAYS)) == [
         ("NEWCO", "stock", DAYS[0]),
         ("ZZZZ", "stock", DAYS[0]),
         ("MSFT", "stock", DAYS[1]),
@@ -48,25 +57,42 @@ def test_missing_cells_lists_them(warehouse_url: str) -> None:
         ("ZZZZ", "stock", DAYS[1]),
         ("ZZZZ", "stock", DAYS[2]),
     ]
-    assert len(missing_cells(engine, ["stock"], DAYS, limit=2)) == 2
+    assert _cells(missing_cells(engine, ["stock"], DAYS, limit=2)) == [
+        ("NEWCO", "stock", DAYS[0]),
+        ("ZZZZ", "stock", DAYS[0]),
+    ]
 
 
-def test_sessions_before_a_listing_and_unknown_symbols_are_not_gaps(warehouse_url: str) -> None:
-    unknown = pd.DataFrame(
-        [{"symbol": "ZZZZ", "asset_class": "stock", "status": "unknown_symbol", "detail": "404",
-          "checked_at": datetime(2024, 12, 5, tzinfo=UTC)}]
-    )  # fmt: skip
-    listing = pd.DataFrame([{"symbol": "NEWCO", "asset_class": "stock", "listed_on": DAYS[2]}])
-    engine = _seed(warehouse_url, statuses=unknown, listed_on=listing)
+def test_sessions_before_a_listing_and_symbols_the_upstream_does_not_know_are_not_gaps(warehouse_url: str) -> None:
+    engine = _seed(warehouse_url)
+    set_listed_on(engine, pd.DataFrame([{"symbol": "NEWCO", "asset_class": "stock", "listed_on": DAYS[2]}]))
+    record_symbol_status(engine, statuses("unknown_symbol", "ZZZZ"))
 
     assert partition_gaps(engine, ["stock"], DAYS)["missing"].tolist() == [0, 1, 0]
-    assert list(missing_cells(engine, ["stock"], DAYS).itertuples(index=False, name=None)) == [
-        ("MSFT", "stock", DAYS[1])
-    ]
+    assert _cells(missing_cells(engine, ["stock"], DAYS)) == [("MSFT", "stock", DAYS[1])]
+
+
+def test_a_symbol_that_merely_had_no_data_is_still_a_gap(warehouse_url: str) -> None:
+    engine = _seed(warehouse_url)
+    record_symbol_status(engine, statuses("no_data", "ZZZZ"))
+    assert partition_gaps(engine, ["stock"], DAYS)["missing"].tolist() == [2, 3, 1]
+
+
+def test_inactive_symbols_are_not_expected(warehouse_url: str) -> None:
+    engine = _seed(warehouse_url)
+    still_listed = pd.concat([listings("AAPL", "MSFT", "NEWCO"), listings("SPY", asset_class="etf")])
+    sync_universe(engine, "stock_universe", ("stock", "etf"), still_listed, seen_at=FETCHED_AT)
+    assert partition_gaps(engine, ["stock"], DAYS)["expected"].tolist() == [3, 3, 3]
 
 
 def test_a_date_with_nothing_expected_reports_zeros(warehouse_url: str) -> None:
-    engine = connect_warehouse(warehouse_url)
-    assert partition_gaps(engine, ["crypto"], DAYS[:1]).to_dict("records") == [
-        {"date": DAYS[0], "expected": 0, "present": 0, "missing": 0}
+    engine = _seed(warehouse_url)
+    assert partition_gaps(engine, ["crypto"], [date(2024, 12, 7)]).to_dict("records") == [
+        {"date": date(2024, 12, 7), "expected": 0, "present": 0, "missing": 0}
     ]
+
+
+def test_no_dates_means_no_rows(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    assert list(partition_gaps(engine, ["stock"], []).columns) == list(GAP_COLUMNS)
+    assert missing_cells(engine, ["stock"], []).empty

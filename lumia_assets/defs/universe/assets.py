@@ -1,8 +1,9 @@
 """The three universe assets: which instruments exist, kept in the warehouse's ``assets`` table."""
 
-from __future__ import annotations
-
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -10,15 +11,39 @@ import pandas as pd
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.sources.directories import fetch_fund_directory, fetch_stock_directory
+from lumia_assets.sources.errors import MalformedResponseError, PermanentUpstreamError
+from lumia_assets.sources.exchanges import UnknownExchangeError
 from lumia_assets.sources.markets import fetch_crypto_universe
-from lumia_assets.warehouse.universe import UniverseChanges, sync_universe
+from lumia_assets.warehouse.contracts import FrameContractError
+from lumia_assets.warehouse.engine import WarehouseError
+from lumia_assets.warehouse.universe import UniverseChanges, UniverseShrinkError, sync_universe
 
 GROUP = "universe"
 OWNERS = ["team:market-data"]
 RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
-def _changes_metadata(changes: UniverseChanges, frame: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:
+# Errors a retry cannot fix: bad configuration, a malformed or short directory, a refusing upstream.
+PERMANENT_ERRORS = (
+    WarehouseError,
+    UnknownExchangeError,
+    UniverseShrinkError,
+    MalformedResponseError,
+    PermanentUpstreamError,
+    FrameContractError,
+)
+
+
+@contextmanager
+def _no_retry_for_permanent_errors() -> Iterator[None]:
+    """Fail at once, with the error's own message, when retrying cannot help; transient errors still retry."""
+    try:
+        yield
+    except PERMANENT_ERRORS as exc:
+        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
+
+
+def _changes_metadata(changes: UniverseChanges, frame: pd.DataFrame) -> dict[str, Any]:
     by_class = frame["asset_class"].value_counts().to_dict()
     return {
         "dagster/row_count": changes.active_count,
@@ -69,8 +94,9 @@ def stock_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
     client = upstream.client()
-    frame = fetch_stock_directory(client.requests_session())
-    changes = _sync(context, warehouse, ("stock", "etf"), frame)
+    with _no_retry_for_permanent_errors():
+        frame = fetch_stock_directory(client.requests_session())
+        changes = _sync(context, warehouse, ("stock", "etf"), frame)
     return dg.MaterializeResult(
         metadata={
             **_changes_metadata(changes, frame),
@@ -96,10 +122,11 @@ def fund_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
     client = upstream.client()
-    directory = fetch_fund_directory(client.requests_session())
-    if directory.fallback_reason:
-        context.log.warning(f"fund list taken from {directory.source}: {directory.fallback_reason}")
-    changes = _sync(context, warehouse, ("mutual_fund",), directory.frame)
+    with _no_retry_for_permanent_errors():
+        directory = fetch_fund_directory(client.requests_session())
+        if directory.fallback_reason:
+            context.log.warning(f"fund list taken from {directory.source}: {directory.fallback_reason}")
+        changes = _sync(context, warehouse, ("mutual_fund",), directory.frame)
     return dg.MaterializeResult(
         metadata={
             **_changes_metadata(changes, directory.frame),
@@ -126,8 +153,9 @@ def crypto_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
     client = upstream.client()
-    frame = fetch_crypto_universe(upstream.crypto_exchanges, client.requests_session)
-    changes = _sync(context, warehouse, ("crypto",), frame)
+    with _no_retry_for_permanent_errors():
+        frame = fetch_crypto_universe(upstream.crypto_exchanges, client.requests_session)
+        changes = _sync(context, warehouse, ("crypto",), frame)
     per_exchange = {
         exchange: int(frame["exchanges"].str.split(",").apply(lambda ids, e=exchange: e in ids).sum())
         for exchange in upstream.crypto_exchanges

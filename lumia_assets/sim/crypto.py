@@ -1,0 +1,188 @@
+"""The simulated crypto market: spot pairs on several exchanges, 24/7 UTC-day candles, one path per pair.
+
+The same pair on two exchanges follows one underlying path with tiny per-exchange noise, so closes agree
+within about 0.1%; ``set_price_skew`` makes one exchange disagree for tests.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from lumia_assets.sim.config import SimConfig
+from lumia_assets.sim.protocol import HostApp
+from lumia_assets.sim.randomwalk import random_walk_ohlcv, symbol_rng
+
+EXCHANGES = ("binance", "kraken", "coinbaseexchange")
+MAJORS = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "ATOM", "TRX", "UNI", "BCH")
+QUOTES = {
+    "binance": ("USDT", "USDC", "BTC", "ETH"),
+    "kraken": ("USD", "EUR", "USDT"),
+    "coinbaseexchange": ("USD", "USDC", "EUR"),
+}
+START_PRICES = {"BTC": 15_000.0, "ETH": 800.0, "USDT": 1.0, "USDC": 1.0, "USD": 1.0, "EUR": 1.1}
+HORIZON_DAYS = 5_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A spot market on one exchange."""
+
+    exchange: str
+    base: str
+    quote: str
+    listed_on: date | None = None
+    delisted_on: date | None = None
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.base}/{self.quote}"
+
+
+def day_start_ms(day: date) -> int:
+    """Milliseconds since the epoch at 00:00 UTC of ``day``."""
+    return int((datetime(day.year, day.month, day.day, tzinfo=UTC) - EPOCH).total_seconds() * 1000)
+
+
+def _bases(rng: random.Random, count: int) -> list[str]:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    bases = list(MAJORS)
+    taken = set(bases)
+    while len(bases) < count:
+        base = "".join(rng.choices(letters, k=rng.choice((3, 4, 4, 5))))
+        if base not in taken:
+            taken.add(base)
+            bases.append(base)
+    return bases
+
+
+class CryptoMarket:
+    """Deterministic crypto pairs and candles for each simulated exchange."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._skews: dict[tuple[str, str], float] = {}
+        self._pairs = self._generate()
+
+    def _generate(self) -> dict[str, dict[str, Pair]]:
+        rng = random.Random(self.config.seed + 1)
+        sizes = self.config.sizes.crypto_pairs
+        bases = _bases(rng, max(sizes.values()))
+        today = self.config.clock().date()
+        pairs: dict[str, dict[str, Pair]] = {}
+        for exchange in EXCHANGES:
+            count = sizes.get(exchange.removesuffix("exchange"), 0)
+            chosen: dict[str, Pair] = {}
+            for index in range(10 * count):
+                if len(chosen) >= count:
+                    break
+                base = bases[index % len(bases)] if index < len(bases) else rng.choice(bases)
+                quote = QUOTES[exchange][0] if index < len(MAJORS) else rng.choice(QUOTES[exchange])
+                if base == quote or f"{base}/{quote}" in chosen:
+                    continue
+                draw = rng.random()
+                listed = today - timedelta(days=rng.randrange(30, 900)) if draw < self.config.listing_fraction else None
+                delisted = (
+                    today - timedelta(days=rng.randrange(10, 300))
+                    if index >= len(MAJORS) and self.config.listing_fraction <= draw < 0.08
+                    else None
+                )
+                chosen[f"{base}/{quote}"] = Pair(exchange, base, quote, listed, delisted)
+            pairs[exchange] = chosen
+        return pairs
+
+    def pairs(self, exchange: str) -> list[Pair]:
+        """Every pair the exchange ever listed (delisted ones included), sorted by symbol."""
+        return sorted(self._pairs[exchange].values(), key=lambda p: p.symbol)
+
+    def pair(self, exchange: str, symbol: str) -> Pair | None:
+        return self._pairs.get(exchange, {}).get(symbol)
+
+    def markets(self, exchange: str) -> pd.DataFrame:
+        """Truth: symbol, base, quote, native_id, active, listed_on, delisted_on."""
+        today = self.config.clock().date()
+        rows = [
+            {
+                "symbol": p.symbol,
+                "base": p.base,
+                "quote": p.quote,
+                "native_id": native_id(exchange, p),
+                "active": p.delisted_on is None or p.delisted_on > today,
+                "listed_on": p.listed_on,
+                "delisted_on": p.delisted_on,
+            }
+            for p in self.pairs(exchange)
+        ]
+        return pd.DataFrame(rows)
+
+    def set_price_skew(self, exchange: str, symbol: str, factor: float) -> None:
+        """Multiply every price ``exchange`` serves for ``symbol`` by ``factor`` (1.0 removes the skew)."""
+        with self._lock:
+            self._skews[(exchange, symbol)] = factor
+
+    def reset(self) -> None:
+        with self._lock:
+            self._skews.clear()
+
+    def candles(self, exchange: str, symbol: str, through: datetime) -> pd.DataFrame:
+        """Candles of every UTC day the pair traded that has begun by ``through`` (the last may be open)."""
+        pair = self._pairs[exchange][symbol]
+        frame = _path(self.config.seed, self.config.history_start, exchange, symbol)
+        last = through.date()
+        if pair.delisted_on is not None:
+            last = min(last, pair.delisted_on - timedelta(days=1))
+        first = pair.listed_on or self.config.history_start
+        window = frame[(frame.index >= first) & (frame.index <= last)]
+        skew = self._skews.get((exchange, symbol), 1.0)
+        if skew != 1.0:
+            window = window.assign(**{c: window[c] * skew for c in ("open", "high", "low", "close")})
+        return window
+
+    def daily_candles(self, exchange: str, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """Truth: closed UTC-day candles from ``start`` to ``end`` inclusive (date, open, high, low, close, volume)."""
+        closed_through = self.config.clock() - timedelta(days=1)
+        frame = self.candles(exchange, symbol, closed_through)
+        return frame[(frame.index >= start) & (frame.index <= end)].rename_axis("date").reset_index()
+
+
+@lru_cache(maxsize=8192)
+def _path(seed: int, start: date, exchange: str, symbol: str) -> pd.DataFrame:
+    base, quote = symbol.split("/")
+    rng = symbol_rng(seed, symbol, "crypto")
+    start_price = START_PRICES.get(base) or float(np.round(rng.uniform(0.05, 300), 4))
+    path = random_walk_ohlcv(
+        rng, HORIZON_DAYS, start_price, daily_volatility=0.035, mean_volume=5_000, volume_decimals=4
+    )
+    quote_factor = 1.0 / START_PRICES.get(quote, 1.0) if quote in ("BTC", "ETH") else 1.0
+    noise = 1.0 + symbol_rng(seed, f"{exchange}:{symbol}", "noise").normal(0, 0.0002, HORIZON_DAYS)
+    days = pd.Index([start + timedelta(days=i) for i in range(HORIZON_DAYS)], name="date")
+    prices = {c: np.round(getattr(path, c) * quote_factor * noise, 8) for c in ("open", "high", "low", "close")}
+    prices["high"] = np.maximum.reduce([prices["open"], prices["high"], prices["close"]])
+    prices["low"] = np.minimum.reduce([prices["open"], prices["low"], prices["close"]])
+    return pd.DataFrame({**prices, "volume": path.volume}, index=days)
+
+
+def native_id(exchange: str, pair: Pair) -> str:
+    """How the exchange spells the pair: BTCUSDT, XBTUSD, BTC-USD."""
+    if exchange == "binance":
+        return f"{pair.base}{pair.quote}"
+    if exchange == "kraken":
+        return f"{'XBT' if pair.base == 'BTC' else pair.base}{pair.quote}"
+    return f"{pair.base}-{pair.quote}"
+
+
+def crypto_apps(market: CryptoMarket) -> list[HostApp]:
+    """The simulated exchanges' REST APIs."""
+    from lumia_assets.sim.binance import BinanceApp
+    from lumia_assets.sim.coinbase import CoinbaseExchangeApp
+    from lumia_assets.sim.kraken import KrakenApp
+
+    return [BinanceApp(market), KrakenApp(market), CoinbaseExchangeApp(market)]
