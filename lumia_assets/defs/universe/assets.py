@@ -13,6 +13,7 @@ from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.sources.directories import fetch_fund_directory, fetch_stock_directory
 from lumia_assets.sources.errors import MalformedResponseError, PermanentUpstreamError
 from lumia_assets.sources.exchanges import UnknownExchangeError
+from lumia_assets.sources.http import HttpClient
 from lumia_assets.sources.markets import fetch_crypto_universe
 from lumia_assets.warehouse.contracts import FrameContractError
 from lumia_assets.warehouse.engine import WarehouseError
@@ -78,17 +79,36 @@ def _sync(
     return changes
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"python", "sql"},
+def universe_asset(priority: int, description: str, pool: str | None = None):
+    """The decorator every universe asset shares: group, owners, kinds, retries and run priority."""
+    return dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"python", "sql"},
+        pool=pool,
+        retry_policy=RETRY,
+        # Dagster runs higher dagster/priority first; ranks 10, 15, 20 (stocks, funds, crypto) become -10, -15, -20.
+        tags={"dagster/priority": str(-priority)},
+        description=description,
+    )
+
+
+def _result(client: HttpClient, changes: UniverseChanges, frame: pd.DataFrame, **extra: Any) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={
+            **_changes_metadata(changes, frame),
+            **extra,
+            **upstream_metadata(client),
+            "peak_memory_mb": peak_memory_mb(),
+        }
+    )
+
+
+@universe_asset(
+    10,
+    "US stocks and ETFs listed on NASDAQ, NYSE, NYSE American, NYSE Arca and Cboe, from the NASDAQ Trader "
+    "symbol directory (nasdaqlisted.txt + otherlisted.txt). Test issues are dropped; Yahoo spellings kept.",
     pool="nasdaqtrader",
-    retry_policy=RETRY,
-    tags={"dagster/priority": "10"},
-    description=(
-        "US stocks and ETFs listed on NASDAQ, NYSE, NYSE American, NYSE Arca and Cboe, from the NASDAQ Trader "
-        "symbol directory (nasdaqlisted.txt + otherlisted.txt). Test issues are dropped; Yahoo spellings kept."
-    ),
 )
 def stock_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
@@ -97,26 +117,14 @@ def stock_universe(
     with _no_retry_for_permanent_errors():
         frame = fetch_stock_directory(client.requests_session())
         changes = _sync(context, warehouse, ("stock", "etf"), frame)
-    return dg.MaterializeResult(
-        metadata={
-            **_changes_metadata(changes, frame),
-            **upstream_metadata(client),
-            "peak_memory_mb": peak_memory_mb(),
-        }
-    )
+    return _result(client, changes, frame)
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"python", "sql"},
+@universe_asset(
+    15,
+    "US mutual funds from the NASDAQ Trader fund list (mfundslist.txt), falling back to SEC's "
+    "company_tickers_mf.json when the NASDAQ file is missing, empty or truncated.",
     pool="nasdaqtrader",
-    retry_policy=RETRY,
-    tags={"dagster/priority": "15"},
-    description=(
-        "US mutual funds from the NASDAQ Trader fund list (mfundslist.txt), falling back to SEC's "
-        "company_tickers_mf.json when the NASDAQ file is missing, empty or truncated."
-    ),
 )
 def fund_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
@@ -127,27 +135,15 @@ def fund_universe(
         if directory.fallback_reason:
             context.log.warning(f"fund list taken from {directory.source}: {directory.fallback_reason}")
         changes = _sync(context, warehouse, ("mutual_fund",), directory.frame)
-    return dg.MaterializeResult(
-        metadata={
-            **_changes_metadata(changes, directory.frame),
-            "source": directory.source,
-            "fallback_reason": directory.fallback_reason or "",
-            **upstream_metadata(client),
-            "peak_memory_mb": peak_memory_mb(),
-        }
+    return _result(
+        client, changes, directory.frame, source=directory.source, fallback_reason=directory.fallback_reason or ""
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"python", "sql"},
-    retry_policy=RETRY,
-    tags={"dagster/priority": "20"},
-    description=(
-        "Active spot markets (BASE/QUOTE) on the ccxt exchanges in LUMIA_CRYPTO_EXCHANGES, primary first. "
-        "Each pair records every exchange listing it and its primary exchange."
-    ),
+@universe_asset(
+    20,
+    "Active spot markets (BASE/QUOTE) on the ccxt exchanges in LUMIA_CRYPTO_EXCHANGES, primary first. "
+    "Each pair records every exchange listing it and its primary exchange.",
 )
 def crypto_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
@@ -156,15 +152,9 @@ def crypto_universe(
     with _no_retry_for_permanent_errors():
         frame = fetch_crypto_universe(upstream.crypto_exchanges, client.requests_session)
         changes = _sync(context, warehouse, ("crypto",), frame)
+    listings = frame["exchanges"].str.split(",")
     per_exchange = {
-        exchange: int(frame["exchanges"].str.split(",").apply(lambda ids, e=exchange: e in ids).sum())
+        f"pairs_on_{exchange}": int(listings.apply(lambda ids, e=exchange: e in ids).sum())
         for exchange in upstream.crypto_exchanges
     }
-    return dg.MaterializeResult(
-        metadata={
-            **_changes_metadata(changes, frame),
-            **{f"pairs_on_{exchange}": count for exchange, count in per_exchange.items()},
-            **upstream_metadata(client),
-            "peak_memory_mb": peak_memory_mb(),
-        }
-    )
+    return _result(client, changes, frame, **per_exchange)
