@@ -1,0 +1,1 @@
+"""Operational plumbing outside the warehouse: alert delivery and Dagster run-history retention."""

@@ -1,0 +1,440 @@
+"""Data-quality checks over the warehouse: facts about offending rows, never a verdict on severity.
+
+Each warehouse check is one set-based SQL selection (SQLAlchemy Core, parameterized, portable between SQLite and
+PostgreSQL): it is counted in the database and only a small sample of offending rows is fetched, so no table is
+ever loaded into memory. Price checks take ``asset_classes`` (None: all) and an inclusive date ``window``
+``(start, end)`` (None: the whole table), and a ``table`` shaped like ``daily_prices`` (default: it).
+
+Float columns can hold NaN on PostgreSQL, while SQLite stores NaN as NULL: every price read here goes through
+:func:`_finite`, so NaN and NULL mean the same thing ("no value") on both backends. Samples are JSON-ready:
+dates as ISO strings and NaN as None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lumia_assets.warehouse.gaps import missing_cells, partition_gaps
+from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, universe_snapshots
+
+SAMPLE_SIZE = 20
+LAG_LOOKBACK = timedelta(days=31)
+"""How far before a window's start the previous bar is looked for (first bars of a window need one)."""
+CASH_ACTIONS = ("dividend", "capital_gain")
+
+Window = tuple[date, date]
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """The outcome of one check: ``failing`` of ``checked`` units broke it; ``sample`` shows a few of them."""
+
+    passed: bool
+    failing: int
+    checked: int
+    sample: list[dict[str, object]]
+    detail: str
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready value: ISO dates, UTC timestamps (SQLite's naive ones are UTC), no NaN (None), no Decimals."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _result(failing: int, checked: int, rows: Sequence[Mapping[str, object]], detail: str) -> QualityResult:
+    sample = [{key: _plain(value) for key, value in row.items()} for row in rows]
+    return QualityResult(passed=failing == 0, failing=failing, checked=checked, sample=sample, detail=detail)
+
+
+def _evaluate(
+    engine: Engine,
+    scope: sa.Subquery,
+    bad: sa.ColumnElement[bool],
+    *,
+    order_by: Sequence[sa.ColumnElement],
+    sample_size: int,
+    what: str,
+) -> QualityResult:
+    """Count the rows of ``scope`` and those where ``bad`` holds; fetch up to ``sample_size`` of the latter."""
+    counts = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((bad, 1), else_=0)), 0))
+    sample = sa.select(scope).where(bad).order_by(*order_by).limit(sample_size)
+    with engine.connect() as conn:
+        checked, failing = conn.execute(counts.select_from(scope)).one()
+        rows = conn.execute(sample).mappings().all() if failing else []
+    return _result(int(failing), int(checked), rows, f"{failing} of {checked} {what}")
+
+
+def _finite(column: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+    """``column`` with NaN as NULL (PostgreSQL keeps NaN; SQLite binds the NaN parameter as NULL, a no-op)."""
+    return sa.func.nullif(column, sa.bindparam(None, float("nan"), type_=sa.Float), type_=sa.Float)
+
+
+def _nonzero(column: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+    """``column`` with 0 as NULL, for a divisor (PostgreSQL raises on division by zero)."""
+    return sa.func.nullif(column, sa.literal(0.0, sa.Float), type_=sa.Float)
+
+
+def _first_violation(rules: Mapping[str, sa.ColumnElement[bool]]) -> sa.Label:
+    """A ``reason`` column naming the first rule broken, NULL when none is (a NULL rule counts as kept)."""
+    return sa.case(*((rule, name) for name, rule in rules.items())).label("reason")
+
+
+def _price_filters(
+    table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None
+) -> list[sa.ColumnElement[bool]]:
+    filters = []
+    if asset_classes is not None:
+        filters.append(table.c.asset_class.in_(list(asset_classes)))
+    if window is not None:
+        filters.append(table.c.date.between(*window))
+    return filters
+
+
+def ohlc_sanity(
+    engine: Engine,
+    asset_classes: Sequence[str] | None = None,
+    window: Window | None = None,
+    tolerance: float = 1e-6,
+    *,
+    table: sa.Table = daily_prices,
+    sample_size: int = SAMPLE_SIZE,
+) -> QualityResult:
+    """Bars with no (NULL or NaN) close, a price <= 0, low above open/close/high, open or close above high, or a
+    negative volume. "Above" means by more than the relative ``tolerance``: independently rounded split-adjusted
+    prices can overshoot by a hair. Missing open/high/low/adj_close are allowed (some sources lack them);
+    ``reason`` names the first rule a sampled bar breaks."""
+    prices = ("open", "high", "low", "close", "adj_close")
+    values = {name: _finite(table.c[name]) for name in (*prices, "volume")}
+    o, h, low, c = values["open"], values["high"], values["low"], values["close"]
+
+    def above(higher: sa.ColumnElement[float], lower: sa.ColumnElement[float]) -> sa.ColumnElement[bool]:
+        return higher > lower * (1 + tolerance)
+
+    reason = _first_violation(
+        {
+            "close missing": c.is_(None),
+            "price <= 0": sa.or_(*(values[name] <= 0 for name in prices)),
+            "low > high": above(low, h),
+            "low > open": above(low, o),
+            "low > close": above(low, c),
+            "open > high": above(o, h),
+            "close > high": above(c, h),
+            "volume < 0": values["volume"] < 0,
+        }
+    )
+    scope = (
+        sa.select(
+            table.c.symbol,
+            table.c.asset_class,
+            table.c.date,
+            *(value.label(name) for name, value in values.items()),
+            reason,
+        )
+        .where(*_price_filters(table, asset_classes, window))
+        .subquery("bars")
+    )
+    return _evaluate(
+        engine,
+        scope,
+        scope.c.reason.is_not(None),
+        order_by=(scope.c.date, scope.c.asset_class, scope.c.symbol),
+        sample_size=sample_size,
+        what="bars break OHLC sanity",
+    )
+
+
+def duplicate_prices(
+    engine: Engine,
+    asset_classes: Sequence[str] | None = None,
+    window: Window | None = None,
+    *,
+    table: sa.Table = daily_prices,
+    sample_size: int = SAMPLE_SIZE,
+) -> QualityResult:
+    """Keys (symbol, asset_class, date) stored more than once. ``daily_prices``' primary key makes this a
+    guard; pass ``table`` to check an unconstrained copy (a staging or restored table)."""
+    keys = (table.c.symbol, table.c.asset_class, table.c.date)
+    scope = (
+        sa.select(*keys, sa.func.count().label("copies"))
+        .where(*_price_filters(table, asset_classes, window))
+        .group_by(*keys)
+        .subquery("keys")
+    )
+    return _evaluate(
+        engine,
+        scope,
+        scope.c.copies > 1,
+        order_by=(scope.c.date, scope.c.asset_class, scope.c.symbol),
+        sample_size=sample_size,
+        what="price keys are stored more than once",
+    )
+
+
+def price_coverage(
+    engine: Engine,
+    asset_classes: Sequence[str],
+    dates: Sequence[date],
+    threshold: float = 0.95,
+    *,
+    sample_size: int = SAMPLE_SIZE,
+) -> QualityResult:
+    """Per date, bars present over bars expected (see ``gaps``); fails when a date's coverage is below
+    ``threshold`` (a date expecting nothing is fully covered). The sample lists the worst dates, worst first,
+    with up to ``sample_size`` missing symbols in all as examples (from the oldest of those dates on)."""
+    gaps = partition_gaps(engine, asset_classes, dates)
+    gaps["coverage"] = (gaps["present"] / gaps["expected"].where(gaps["expected"] > 0)).fillna(1.0).astype(float)
+    below = gaps[gaps["coverage"] < threshold]
+    worst = below.sort_values(["coverage", "date"]).head(sample_size)
+    examples = missing_cells(engine, asset_classes, list(worst["date"]), limit=sample_size)
+    symbols = examples.groupby("date")["symbol"].agg(list).to_dict()
+    rows = [{**row, "coverage": round(row["coverage"], 4), "missing_symbols": symbols.get(row["date"], [])}
+            for row in worst.to_dict("records")]  # fmt: skip
+    detail = f"{len(below)} of {len(gaps)} dates have coverage below {threshold:.0%}"
+    return _result(len(below), len(gaps), rows, detail)
+
+
+def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None) -> sa.Subquery:
+    """Each bar in ``window`` beside the symbol's previous bar (``prev_*``; looked up to ``LAG_LOOKBACK`` before
+    the window), NaN read as NULL; bars without a previous one are left out."""
+    key = (table.c.symbol, table.c.asset_class)
+    close, adj_close = _finite(table.c.close), _finite(table.c.adj_close)
+
+    def previous(column: sa.ColumnElement, name: str) -> sa.Label:
+        return sa.func.lag(column, type_=column.type).over(partition_by=key, order_by=table.c.date).label(name)
+
+    reach = None if window is None else (window[0] - LAG_LOOKBACK, window[1])
+    lagged = (
+        sa.select(
+            *key,
+            table.c.date,
+            close.label("close"),
+            adj_close.label("adj_close"),
+            previous(table.c.date, "prev_date"),
+            previous(close, "prev_close"),
+            previous(adj_close, "prev_adj_close"),
+        )
+        .where(*_price_filters(table, asset_classes, reach))
+        .subquery("lagged")
+    )
+    in_window = [] if window is None else [lagged.c.date >= window[0]]
+    return sa.select(lagged).where(lagged.c.prev_date.is_not(None), *in_window).subquery("consecutive")
+
+
+def _actions_between(bars: sa.Subquery, actions: Sequence[str] | None = None) -> sa.Select:
+    """Corporate actions of each bar's symbol dated after its previous bar, up to and including its own date."""
+    query = sa.select(corporate_actions.c.value).where(
+        corporate_actions.c.symbol == bars.c.symbol,
+        corporate_actions.c.asset_class == bars.c.asset_class,
+        corporate_actions.c.date > bars.c.prev_date,
+        corporate_actions.c.date <= bars.c.date,
+    )
+    return query if actions is None else query.where(corporate_actions.c.action.in_(list(actions)))
+
+
+def unexplained_jumps(
+    engine: Engine,
+    asset_classes: Sequence[str] | None = None,
+    window: Window | None = None,
+    threshold: float = 0.25,
+    *,
+    table: sa.Table = daily_prices,
+    sample_size: int = SAMPLE_SIZE,
+) -> QualityResult:
+    """Bars whose close moved more than ``threshold`` (|close / prev_close - 1|) from the symbol's previous bar
+    with no corporate action (split, dividend or capital gain) dated after that bar up to this one. Largest
+    moves first."""
+    bars = _consecutive_bars(table, asset_classes, window)
+    change = (bars.c.close / _nonzero(bars.c.prev_close) - 1).label("change")
+    scope = sa.select(bars, change).subquery("moves")
+    unexplained = ~_actions_between(scope).exists()
+    return _evaluate(
+        engine,
+        scope,
+        sa.and_(sa.func.abs(scope.c.change) > threshold, unexplained),
+        order_by=(sa.func.abs(scope.c.change).desc(), scope.c.symbol, scope.c.date),
+        sample_size=sample_size,
+        what=f"day-over-day closes move more than {threshold:.0%} with no corporate action",
+    )
+
+
+def adjustment_consistency(
+    engine: Engine,
+    asset_classes: Sequence[str] | None = None,
+    window: Window | None = None,
+    tolerance: float = 0.01,
+    *,
+    table: sa.Table = daily_prices,
+    sample_size: int = SAMPLE_SIZE,
+) -> QualityResult:
+    """Consecutive bars whose change of adjustment factor ``adj_close / close`` disagrees with the cash paid.
+
+    Yahoo's convention: a dividend or capital gain of ``cash`` per share with ex-date D multiplies every bar
+    before D by ``1 - cash / close(last bar before D)``; splits change ``close`` and ``adj_close`` alike (both
+    are split-adjusted), so they leave the factor alone. Hence, for a bar and its previous bar:
+
+        observed = (prev_adj_close / prev_close) / (adj_close / close)
+        expected = 1 - (sum of dividend and capital_gain values dated in (prev_date, date]) / prev_close
+
+    and the pair is flagged when ``|observed - expected| > tolerance``: a factor change without a distribution
+    (expected = 1), or a distribution the factor doesn't reflect. Bars without adj_close are not compared.
+    """
+    bars = _consecutive_bars(table, asset_classes, window)
+    cash = _actions_between(bars, CASH_ACTIONS).with_only_columns(sa.func.sum(corporate_actions.c.value))
+    paid = (
+        sa.select(bars, sa.func.coalesce(cash.scalar_subquery(), 0.0, type_=sa.Float).label("cash"))
+        .where(bars.c.adj_close.is_not(None), bars.c.prev_adj_close.is_not(None))
+        .subquery("paid")
+    )
+    prev_close = _nonzero(paid.c.prev_close)
+    observed = (paid.c.prev_adj_close * paid.c.close) / (prev_close * _nonzero(paid.c.adj_close))
+    scope = sa.select(paid, observed.label("observed"), (1 - paid.c.cash / prev_close).label("expected")).subquery(
+        "factors"
+    )
+    gap = sa.func.abs(scope.c.observed - scope.c.expected)
+    return _evaluate(
+        engine,
+        scope,
+        gap > tolerance,
+        order_by=(gap.desc(), scope.c.symbol, scope.c.date),
+        sample_size=sample_size,
+        what=f"bar pairs change adj_close/close by more than {tolerance} beyond their distributions",
+    )
+
+
+def universe_bounds(engine: Engine, universe_name: str, min_rows: int, max_churn: float = 0.2) -> QualityResult:
+    """The latest ``universe_snapshots`` row of ``universe_name`` against two bounds: at least ``min_rows``
+    active instruments, and removed / the previous snapshot's active count at most ``max_churn``. ``failing``
+    counts the bounds broken (of ``checked``: 1 without a previous snapshot, else 2); the sample holds the
+    latest and previous snapshots. No snapshot at all fails."""
+    query = (
+        sa.select(universe_snapshots)
+        .where(universe_snapshots.c.universe == universe_name)
+        .order_by(universe_snapshots.c.taken_at.desc(), universe_snapshots.c.id.desc())
+        .limit(2)
+    )
+    with engine.connect() as conn:
+        snapshots = [dict(row) for row in conn.execute(query).mappings()]
+    if not snapshots:
+        return _result(1, 1, [], f"{universe_name}: no snapshot recorded")
+    latest, previous = snapshots[0], (snapshots[1] if len(snapshots) > 1 else None)
+    problems = []
+    if latest["active_count"] < min_rows:
+        problems.append(f"{latest['active_count']} active instruments, fewer than {min_rows}")
+    if previous is not None:
+        churn = latest["removed"] / previous["active_count"] if previous["active_count"] else 0.0
+        latest["churn"] = round(churn, 4)
+        if churn > max_churn:
+            problems.append(
+                f"removed {latest['removed']} of {previous['active_count']} ({churn:.0%} > {max_churn:.0%})"
+            )
+    detail = f"{universe_name}: " + ("; ".join(problems) or f"{latest['active_count']} active, within bounds")
+    return _result(len(problems), 1 if previous is None else 2, snapshots, detail)
+
+
+def _blank(column: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    return sa.func.coalesce(sa.func.trim(column), "") == ""
+
+
+def _asset_filters(asset_classes: Sequence[str] | None) -> list[sa.ColumnElement[bool]]:
+    return [] if asset_classes is None else [assets.c.asset_class.in_(list(asset_classes))]
+
+
+def duplicate_symbols(
+    engine: Engine, asset_classes: Sequence[str] | None = None, *, sample_size: int = SAMPLE_SIZE
+) -> QualityResult:
+    """Symbols of one asset class equal once trimmed and upper-cased ('BRK.B' and ' brk.b'), active or not.
+
+    The primary key rules out exact duplicates; spellings differing in case or padding slip past it and would
+    double-fetch one instrument. ``checked`` counts normalized symbols."""
+    normalized = sa.func.upper(sa.func.trim(assets.c.symbol))
+    scope = (
+        sa.select(
+            assets.c.asset_class,
+            normalized.label("normalized"),
+            sa.func.count().label("copies"),
+            sa.func.aggregate_strings(assets.c.symbol, "|").label("symbols"),
+        )
+        .where(*_asset_filters(asset_classes))
+        .group_by(assets.c.asset_class, normalized)
+        .subquery("normalized")
+    )
+    return _evaluate(
+        engine,
+        scope,
+        scope.c.copies > 1,
+        order_by=(scope.c.asset_class, scope.c.normalized),
+        sample_size=sample_size,
+        what="normalized symbols are stored under several spellings",
+    )
+
+
+def missing_required_fields(
+    engine: Engine, asset_classes: Sequence[str] | None = None, *, sample_size: int = SAMPLE_SIZE
+) -> QualityResult:
+    """Active instruments with a NULL or blank name, exchange or source; active crypto pairs also need a detail
+    row with base, quote and primary_exchange. ``reason`` names the first missing field."""
+    joined = assets.outerjoin(
+        crypto, sa.and_(crypto.c.symbol == assets.c.symbol, crypto.c.asset_class == assets.c.asset_class)
+    )
+    is_crypto = assets.c.asset_class == "crypto"
+    required = (assets.c.name, assets.c.exchange, assets.c.source)
+    crypto_required = (crypto.c.base, crypto.c.quote, crypto.c.primary_exchange)
+    reason = _first_violation(
+        {
+            **{column.name: _blank(column) for column in required},
+            **{f"crypto.{column.name}": sa.and_(is_crypto, _blank(column)) for column in crypto_required},
+        }
+    )
+    scope = (
+        sa.select(assets.c.symbol, assets.c.asset_class, *required, *crypto_required, reason)
+        .select_from(joined)
+        .where(assets.c.active.is_(True), *_asset_filters(asset_classes))
+        .subquery("instruments")
+    )
+    return _evaluate(
+        engine,
+        scope,
+        scope.c.reason.is_not(None),
+        order_by=(scope.c.asset_class, scope.c.symbol),
+        sample_size=sample_size,
+        what="active instruments lack a required field",
+    )
+
+
+def cross_source_disagreement(
+    primary: pd.DataFrame, secondary: pd.DataFrame, tolerance: float = 0.005, *, sample_size: int = SAMPLE_SIZE
+) -> QualityResult:
+    """Closes of two small sample frames (``symbol``, ``date``, ``close``) whose relative difference
+    ``|secondary / primary - 1|`` exceeds ``tolerance``; in memory by design (the secondary comes from another
+    API). Only (symbol, date) pairs with a positive close on both sides are compared. Largest gaps first."""
+    keys = ["symbol", "date"]
+
+    def closes(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.loc[:, [*keys, "close"]].assign(date=pd.to_datetime(frame["date"]).dt.date)
+
+    pairs = closes(primary).merge(closes(secondary), on=keys, suffixes=("_primary", "_secondary"))
+    pairs = pairs[(pairs["close_primary"] > 0) & (pairs["close_secondary"] > 0)]
+    pairs = pairs.assign(difference=(pairs["close_secondary"] / pairs["close_primary"] - 1).abs())
+    failing = pairs[pairs["difference"] > tolerance].sort_values(["difference", *keys], ascending=[False, True, True])
+    return _result(
+        len(failing),
+        len(pairs),
+        failing.head(sample_size).to_dict("records"),
+        f"{len(failing)} of {len(pairs)} closes differ between sources by more than {tolerance:.2%}",
+    )
