@@ -31,6 +31,11 @@ def equity_sessions(start: date, end: date) -> list[date]:
     return [ts.date() for ts in _nyse().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
 
 
+def equity_calendar_end() -> date:
+    """The last NYSE session the calendar knows (exchange_calendars looks about a year ahead)."""
+    return _nyse().last_session.date()
+
+
 def equity_holidays(start: date, end: date) -> list[date]:
     """Weekdays in the range on which NYSE is closed (holidays and special closures)."""
     sessions = set(equity_sessions(start, end))

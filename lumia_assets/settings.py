@@ -54,6 +54,16 @@ def _parse_positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _parse_positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r} must be greater than zero")
+    return value
+
+
 def _parse_exchanges(raw: str) -> tuple[str, ...]:
     ids = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     if not ids:
@@ -77,6 +87,9 @@ class Settings:
     http_timeout: float
     crypto_exchanges: tuple[str, ...]
     prices_start: date
+    gap_lookback_days: int = 30
+    gap_max_runs: int = 2
+    gap_max_attempts: int = 3
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,6 +98,9 @@ class Settings:
         timeout = _env("LUMIA_HTTP_TIMEOUT")
         exchanges = _env("LUMIA_CRYPTO_EXCHANGES")
         start = _env("LUMIA_PRICES_START_DATE")
+        lookback = _env("LUMIA_GAP_LOOKBACK_DAYS")
+        max_runs = _env("LUMIA_GAP_MAX_RUNS")
+        max_attempts = _env("LUMIA_GAP_MAX_ATTEMPTS")
         return cls(
             warehouse_url=_env("LUMIA_WAREHOUSE_URL") or default_warehouse_url(),
             upstream_url=_parse_upstream(upstream) if upstream else None,
@@ -92,6 +108,9 @@ class Settings:
             http_timeout=_parse_positive_float("LUMIA_HTTP_TIMEOUT", timeout) if timeout else 30.0,
             crypto_exchanges=_parse_exchanges(exchanges) if exchanges else DEFAULT_CRYPTO_EXCHANGES,
             prices_start=_parse_date("LUMIA_PRICES_START_DATE", start) if start else DEFAULT_PRICES_START,
+            gap_lookback_days=_parse_positive_int("LUMIA_GAP_LOOKBACK_DAYS", lookback) if lookback else 30,
+            gap_max_runs=_parse_positive_int("LUMIA_GAP_MAX_RUNS", max_runs) if max_runs else 2,
+            gap_max_attempts=_parse_positive_int("LUMIA_GAP_MAX_ATTEMPTS", max_attempts) if max_attempts else 3,
         )
 
 

@@ -35,6 +35,10 @@ class PermanentUpstreamError(SourceError):
     """The upstream refuses to serve us at all; retrying will not help."""
 
 
+class RangeNotServedError(SourceError):
+    """The source cannot serve the asked range at all (Kraken keeps only its newest 720 daily candles)."""
+
+
 class MalformedResponseError(SourceError):
     """A response whose body does not follow the upstream's protocol."""
 

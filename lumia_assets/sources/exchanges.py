@@ -32,7 +32,8 @@ def make_exchange(exchange_id: str, session: requests.Session) -> ccxt.Exchange:
     return exchange
 
 
-def _load_markets(exchange: ccxt.Exchange) -> dict:
+def load_markets(exchange: ccxt.Exchange) -> dict:
+    """Load the exchange's markets, telling transient failures from malformed or refused answers."""
     try:
         return exchange.load_markets()
     except (ccxt.NetworkError, ccxt.RateLimitExceeded) as exc:
@@ -45,7 +46,7 @@ def _load_markets(exchange: ccxt.Exchange) -> dict:
 
 def fetch_spot_markets(exchange: ccxt.Exchange) -> pd.DataFrame:
     """Active spot markets as universe rows (asset_class crypto, symbol BASE/QUOTE) with crypto detail columns."""
-    markets = [m for m in _load_markets(exchange).values() if m.get("spot") and m.get("active") is not False]
+    markets = [m for m in load_markets(exchange).values() if m.get("spot") and m.get("active") is not False]
     frame = pd.DataFrame(
         {
             "symbol": [m["symbol"] for m in markets],

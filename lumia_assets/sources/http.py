@@ -11,10 +11,12 @@ It owns, for every source (yfinance, ccxt, plain directory downloads):
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from http.cookiejar import Cookie
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -121,6 +123,13 @@ class PassThroughPolicy:
         return attempt()
 
 
+def replace_cookie_domain(cookie: Cookie, domain: str) -> Cookie:
+    """A copy of ``cookie`` filed under ``domain``."""
+    rehomed = copy.copy(cookie)
+    rehomed.domain = domain
+    return rehomed
+
+
 class _UpstreamRouting:
     """Behaviour shared by both session flavours: rewrite, time out, count, and apply the policy."""
 
@@ -176,12 +185,24 @@ class RoutedCurlSession(_UpstreamRouting, curl_requests.Session):
         follow = kwargs.pop("allow_redirects", True)
         response = self._routed(method, url, super().request, *args, allow_redirects=False, **kwargs)
         for _ in range(MAX_REDIRECTS):
+            self._rehome_cookies(url, response)
             location = response.headers.get("Location")
             if not (follow and location and 300 <= response.status_code < 400):
                 return response
             url = urljoin(url, location)
             response = self._routed("GET", url, super().request, allow_redirects=False, timeout=kwargs.get("timeout"))
         raise curl_requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    def _rehome_cookies(self, url: str, response: curl_requests.Response) -> None:
+        """Under the rewrite, file cookies under the host that set them, as a direct connection would.
+
+        yfinance persists and reuses Yahoo's A3 cookie only when the jar holds it for a ``yahoo`` domain;
+        filed under the loopback address instead, it would re-fetch the cookie before every request.
+        """
+        if self._upstream_url:
+            loopback, names = urlsplit(self._upstream_url).hostname, set(response.cookies.keys())
+            for cookie in [c for c in self.cookies.jar if c.domain == loopback and c.name in names]:
+                self.cookies.jar.set_cookie(replace_cookie_domain(cookie, upstream_host(url)))
 
 
 class HttpClient:

@@ -21,11 +21,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.warehouse.contracts import conform, records
-from lumia_assets.warehouse.schema import assets, corporate_actions, daily_prices, symbol_status
+from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, symbol_status
 
 STATUS_COLUMNS = ("symbol", "asset_class", "status", "detail", "checked_at")
 LISTED_ON_COLUMNS = ("symbol", "asset_class", "listed_on")
-ACTIVE_SYMBOL_COLUMNS = ("symbol", "asset_class", "yahoo_symbol", "listed_on", "exchange")
+ACTIVE_SYMBOL_COLUMNS = ("symbol", "asset_class", "yahoo_symbol", "listed_on", "exchange", "exchanges")
 
 Updates = Callable[[sa.ColumnCollection], Mapping[str, sa.ColumnElement]]
 
@@ -170,11 +170,22 @@ def write_price_batch(engine: Engine, batch: PriceBatch) -> BatchCounts:
 
 
 def active_symbols(engine: Engine, asset_classes: Sequence[str]) -> pd.DataFrame:
-    """Active instruments of ``asset_classes`` (``ACTIVE_SYMBOL_COLUMNS``), by asset class then symbol."""
+    """Active instruments of ``asset_classes`` (``ACTIVE_SYMBOL_COLUMNS``), by asset class then symbol.
+
+    ``exchanges`` is the comma-separated list of exchanges listing a crypto pair, and None for other classes.
+    """
     query = (
-        sa.select(*(assets.c[name] for name in ACTIVE_SYMBOL_COLUMNS))
+        sa.select(*(assets.c[name] for name in ACTIVE_SYMBOL_COLUMNS[:-1]), crypto.c.exchanges)
+        .outerjoin(crypto, sa.and_(crypto.c.symbol == assets.c.symbol, crypto.c.asset_class == assets.c.asset_class))
         .where(assets.c.active.is_(True), assets.c.asset_class.in_(list(asset_classes)))
         .order_by(assets.c.asset_class, assets.c.symbol)
     )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=list(ACTIVE_SYMBOL_COLUMNS))
+
+
+def count_prices(engine: Engine, asset_classes: Sequence[str]) -> int:
+    """How many daily bars the warehouse holds for ``asset_classes``."""
+    query = sa.select(sa.func.count()).select_from(daily_prices).where(daily_prices.c.asset_class.in_(asset_classes))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

@@ -10,6 +10,8 @@ EXPECTED_GRAPH = {
     "stock_universe": [],
     "fund_universe": [],
     "crypto_universe": [],
+    "equity_daily_prices": ["fund_universe", "stock_universe"],
+    "crypto_daily_prices": ["crypto_universe"],
 }
 
 

@@ -1,0 +1,207 @@
+"""The two daily price assets: equities (stocks, ETFs, funds) from Yahoo, crypto from the configured exchanges.
+
+Both are partitioned by date, with symbols as a column. A run over a range of partitions fetches each symbol's
+whole range in one go (``BackfillPolicy.single_run``), so a one-year backfill costs about one request per symbol.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+from sqlalchemy.engine import Engine
+
+from lumia_assets.calendars import last_closed_crypto_day, last_closed_equity_session
+from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
+from lumia_assets.defs.prices.collection import CollectionReport, Fetch, Instrument, collect_prices
+from lumia_assets.defs.prices.fetchers import CryptoFetch, yahoo_fetch
+from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
+from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
+from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.sources.http import HttpClient
+from lumia_assets.warehouse.gaps import missing_cells
+from lumia_assets.warehouse.store import active_symbols, count_prices
+
+GROUP = "prices"
+OWNERS = ["team:market-data"]
+TABLE = "daily_prices"
+RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# Stocks and ETFs are fetched before funds within an equity run.
+CLASS_ORDER = {"stock": 0, "etf": 0, "mutual_fund": 1, "crypto": 2}
+
+
+class PriceRunConfig(dg.Config):
+    """Run options for a price materialization."""
+
+    only_missing: bool = Field(
+        default=False, description="Fetch only the symbols with missing cells in the range (gap repair)."
+    )
+    min_success_rate: float = Field(
+        default=0.95, ge=0.0, le=1.0, description="Fail the run when fewer symbols than this share got an answer."
+    )
+
+
+@dataclass(frozen=True)
+class PriceFeed:
+    """What distinguishes the two price assets."""
+
+    asset_classes: tuple[str, ...]
+    calendar: str  # "equity" (NYSE sessions) or "crypto" (UTC days)
+    last_closed: Callable[[datetime], date]
+    source_symbol: Callable[[pd.Series], str]
+
+
+EQUITY_FEED = PriceFeed(
+    ("stock", "etf", "mutual_fund"),
+    "equity",
+    last_closed_equity_session,
+    source_symbol=lambda row: row["yahoo_symbol"] or row["symbol"],
+)
+CRYPTO_FEED = PriceFeed(
+    ("crypto",),
+    "crypto",
+    last_closed_crypto_day,
+    source_symbol=lambda row: row["symbol"],
+)
+
+
+def venues(listed_on: str | None, preference: Sequence[str]) -> tuple[str, ...]:
+    """The exchanges listing a pair (comma-separated), in the configured order of preference."""
+    listing = set((listed_on or "").split(","))
+    return tuple(exchange for exchange in preference if exchange in listing)
+
+
+def closed_dates(dates: list[date], last_closed: date) -> list[date]:
+    """The dates of ``dates`` whose bars have closed; asking only for unclosed ones is an error naming them."""
+    closed = [day for day in dates if day <= last_closed]
+    if dates and not closed:
+        raise dg.Failure(
+            description=f"{dates[0]}..{dates[-1]} has not closed yet (the latest closed date is {last_closed}); "
+            "no partial bars are stored",
+            allow_retries=False,
+        )
+    return closed
+
+
+def instruments_to_collect(
+    engine: Engine, feed: PriceFeed, sessions: list[date], only_missing: bool, exchanges: Sequence[str] = ()
+) -> list[Instrument]:
+    """Active instruments of the feed, stocks and ETFs first; with ``only_missing``, those with gaps in ``sessions``."""
+    active = active_symbols(engine, feed.asset_classes)
+    if only_missing:
+        gaps = missing_cells(engine, feed.asset_classes, sessions)
+        active = active.merge(gaps[["symbol", "asset_class"]].drop_duplicates(), on=["symbol", "asset_class"])
+    active = active.assign(order=active["asset_class"].map(CLASS_ORDER)).sort_values(["order", "symbol"])
+    return [
+        Instrument(row["symbol"], row["asset_class"], feed.source_symbol(row), venues(row["exchanges"], exchanges))
+        for _, row in active.iterrows()
+    ]
+
+
+def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, client: HttpClient) -> dict[str, Any]:
+    """Materialization metadata under stable keys, so the UI can plot them over time."""
+    rejected = report.rejected_rows
+    return {
+        "dagster/table_name": TABLE,
+        "dagster/partition_row_count": report.rows_written,
+        "dagster/row_count": count_prices(engine, feed.asset_classes),
+        "rows_written": report.rows_written,
+        "corporate_actions_written": report.actions_written,
+        "first_date": str(report.sessions[0]) if report.sessions else "",
+        "last_date": str(report.sessions[-1]) if report.sessions else "",
+        "sessions": len(report.sessions),
+        "symbols_expected": report.expected,
+        "symbols_covered": len(report.covered),
+        "coverage_pct": round(100 * report.coverage, 2),
+        "symbols_no_data": len(report.no_data),
+        "no_data_sample": sample(f"{s} ({kind})" for s, kind in report.no_data.items()),
+        "symbols_failed": len(report.failed),
+        "failed_sample": sample(f"{s}: {error}" for s, error in report.failed.items()),
+        "success_rate_pct": round(100 * report.success_rate, 2),
+        "symbols_not_served": len(report.not_served),
+        "not_served_sample": sample(f"{s}: {why}" for s, why in report.not_served.items()),
+        "symbols_by_source": dg.MetadataValue.json(report.sources),
+        "rejected_rows": len(rejected),
+        "rejected_sample": sample(f"{r.symbol} {r.date}: {r.reason}" for r in rejected.itertuples()),
+        "batches": report.batches,
+        **upstream_metadata(client),
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
+def materialize_prices(
+    context: dg.AssetExecutionContext,
+    config: PriceRunConfig,
+    feed: PriceFeed,
+    engine: Engine,
+    client: HttpClient,
+    fetch: Fetch,
+    exchanges: Sequence[str] = (),
+) -> dg.MaterializeResult:
+    """Collect the run's partitions for every instrument of ``feed`` and describe what was written."""
+    last_closed = feed.last_closed(datetime.now(UTC))
+    sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
+    instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, exchanges)
+    context.log.info(f"collecting {len(instruments)} symbols over {len(sessions)} dates: {sessions[0]}..{sessions[-1]}")
+    report = collect_prices(engine, instruments, sessions, fetch, last_closed=last_closed, log=context.log)
+    metadata = report_metadata(report, engine, feed, client)
+    if report.success_rate < config.min_success_rate:
+        raise dg.Failure(
+            description=f"{len(report.failed)} of {report.expected} symbols failed (success "
+            f"{report.success_rate:.1%} < {config.min_success_rate:.0%}); what was fetched is stored, the rest are "
+            f"gaps: {metadata['failed_sample']}",
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def price_asset(priority: int, description: str, partitions: dg.PartitionsDefinition, deps: list, pool: str):
+    """The decorator both price assets share."""
+    return dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"python", "sql"},
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=deps,
+        pool=pool,
+        retry_policy=RETRY,
+        tags={"dagster/priority": str(-priority)},
+        description=description,
+    )
+
+
+@price_asset(
+    10,
+    "Daily OHLCV of every active US stock, ETF and mutual fund from Yahoo (raw OHLC, adj_close, volume), with "
+    "splits, dividends and capital gains. One partition per NYSE session; symbols are a column.",
+    EQUITY_PARTITIONS,
+    [stock_universe, fund_universe],
+    "yahoo",
+)
+def equity_daily_prices(
+    context: dg.AssetExecutionContext, config: PriceRunConfig, warehouse: WarehouseResource, upstream: UpstreamResource
+) -> dg.MaterializeResult:
+    client = upstream.client()
+    return materialize_prices(context, config, EQUITY_FEED, warehouse.engine(), client, yahoo_fetch(client))
+
+
+@price_asset(
+    20,
+    "Daily UTC-day candles of every active crypto pair, from its primary exchange in LUMIA_CRYPTO_EXCHANGES. "
+    "One partition per UTC day; symbols are a column.",
+    CRYPTO_PARTITIONS,
+    [crypto_universe],
+    "crypto_exchanges",
+)
+def crypto_daily_prices(
+    context: dg.AssetExecutionContext, config: PriceRunConfig, warehouse: WarehouseResource, upstream: UpstreamResource
+) -> dg.MaterializeResult:
+    client = upstream.client()
+    fetch = CryptoFetch(client)
+    return materialize_prices(
+        context, config, CRYPTO_FEED, warehouse.engine(), client, fetch, upstream.crypto_exchanges
+    )

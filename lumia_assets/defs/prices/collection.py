@@ -1,0 +1,181 @@
+"""Fetch a range of sessions for many symbols and write them in batches: the engine behind both price assets.
+
+No Dagster here: the assets decide what to collect and report it; this module fetches concurrently, applies the
+bar rules, and writes each batch of symbols in one transaction. A symbol that fails, or that the upstream has no
+data for, never fails the others: it is recorded and left as a gap for gap recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import islice
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_daily_bars
+from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
+from lumia_assets.warehouse.store import LISTED_ON_COLUMNS, STATUS_COLUMNS, PriceBatch, write_price_batch
+
+DEFAULT_BATCH_SIZE = 200
+DEFAULT_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One symbol to collect, with how its source spells it and where to fetch it."""
+
+    symbol: str
+    asset_class: str
+    source_symbol: str
+    venues: tuple[str, ...] = ()  # crypto: the exchanges listing the pair, in LUMIA_CRYPTO_EXCHANGES order
+
+
+Fetch = Callable[[Instrument, date, date], SymbolHistory]
+
+
+@dataclass
+class CollectionReport:
+    """What a collection did, for the materialization metadata."""
+
+    sessions: list[date]
+    expected: int = 0
+    rows_written: int = 0
+    actions_written: int = 0
+    covered: set[str] = field(default_factory=set)
+    no_data: dict[str, str] = field(default_factory=dict)  # symbol -> kind
+    failed: dict[str, str] = field(default_factory=dict)  # symbol -> error
+    not_served: dict[str, str] = field(default_factory=dict)  # symbol -> why no source can serve the range
+    sources: dict[str, int] = field(default_factory=dict)  # source -> symbols it served
+    rejected: list[pd.DataFrame] = field(default_factory=list)
+    batches: int = 0
+
+    @property
+    def rejected_rows(self) -> pd.DataFrame:
+        return _frame(self.rejected, REJECTED_COLUMNS)
+
+    @property
+    def coverage(self) -> float:
+        """Share of expected symbols with at least one bar written."""
+        return len(self.covered) / self.expected if self.expected else 1.0
+
+    @property
+    def success_rate(self) -> float:
+        """Share of symbols whose fetch got an answer (bars or a genuine "no data"), not an error.
+
+        Symbols no configured source can serve for the range are reported apart, not counted as failures.
+        """
+        return 1 - len(self.failed) / self.expected if self.expected else 1.0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    instrument: Instrument
+    history: SymbolHistory | None = None
+    no_data: NoDataError | None = None
+    error: Exception | None = None
+
+
+def _fetch_one(fetch: Fetch, instrument: Instrument, start: date, end: date) -> _Outcome:
+    try:
+        return _Outcome(instrument, history=fetch(instrument, start, end))
+    except NoDataError as exc:
+        return _Outcome(instrument, no_data=exc)
+    except SourceError as exc:
+        return _Outcome(instrument, error=exc)
+
+
+def _status_row(outcome: _Outcome, checked_at: datetime) -> dict[str, object]:
+    instrument = outcome.instrument
+    if outcome.history is not None:
+        status, detail = "ok", None
+    elif outcome.no_data is not None:
+        status = "no_data" if outcome.no_data.kind == "no_bars" else outcome.no_data.kind
+        detail = outcome.no_data.detail
+    else:
+        status, detail = "error", f"{type(outcome.error).__name__}: {outcome.error}"
+    return {"symbol": instrument.symbol, "asset_class": instrument.asset_class, "status": status,
+            "detail": detail, "checked_at": checked_at}  # fmt: skip
+
+
+def _frame(parts: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    parts = [part for part in parts if not part.empty]
+    return pd.concat(parts, ignore_index=True)[list(columns)] if parts else pd.DataFrame(columns=list(columns))
+
+
+def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date) -> PriceBatch:
+    """Apply the bar rules to a batch of outcomes and record them in ``report``."""
+    checked_at = datetime.now(UTC)
+    bars, actions, listed_on = [], [], []
+    for outcome in outcomes:
+        symbol = outcome.instrument.symbol
+        if outcome.no_data is not None:
+            report.no_data[symbol] = outcome.no_data.kind
+        elif isinstance(outcome.error, RangeNotServedError):
+            report.not_served[symbol] = str(outcome.error)
+        elif outcome.error is not None:
+            report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
+        else:
+            assert outcome.history is not None
+            clean = clean_daily_bars(outcome.history.bars, report.sessions, last_closed)
+            bars.append(clean.bars)
+            actions.append(outcome.history.actions[outcome.history.actions["date"].isin(report.sessions)])
+            if not clean.rejected.empty:
+                report.rejected.append(clean.rejected)
+            if not clean.bars.empty:
+                report.covered.add(symbol)
+                source = str(clean.bars["source"].iloc[0])
+                report.sources[source] = report.sources.get(source, 0) + 1
+            if outcome.history.listed_on is not None:
+                listed_on.append((symbol, outcome.instrument.asset_class, outcome.history.listed_on))
+    return PriceBatch(
+        bars=_frame(bars, PRICE_COLUMNS),
+        actions=_frame(actions, CORPORATE_ACTION_COLUMNS),
+        statuses=pd.DataFrame([_status_row(o, checked_at) for o in outcomes], columns=list(STATUS_COLUMNS)),
+        listed_on=pd.DataFrame(listed_on, columns=list(LISTED_ON_COLUMNS)),
+    )
+
+
+def _chunks(items: Sequence[Instrument], size: int) -> Iterator[list[Instrument]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def collect_prices(
+    engine: Engine,
+    instruments: Sequence[Instrument],
+    sessions: Sequence[date],
+    fetch: Fetch,
+    *,
+    last_closed: date,
+    workers: int = DEFAULT_WORKERS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    log: logging.Logger | None = None,
+) -> CollectionReport:
+    """Fetch ``sessions`` (sorted, closed) for every instrument, each symbol's whole range at once; write per batch.
+
+    Each batch of ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches.
+    """
+    report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
+    if not report.sessions or not instruments:
+        return report
+    start, end = report.sessions[0], report.sessions[-1]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumia-fetch") as pool:
+        for chunk in _chunks(instruments, batch_size):
+            outcomes = list(pool.map(lambda instrument: _fetch_one(fetch, instrument, start, end), chunk))
+            counts = write_price_batch(engine, _batch(outcomes, report, last_closed))
+            report.rows_written += counts.bars
+            report.actions_written += counts.actions
+            report.batches += 1
+            if log:
+                log.info(
+                    f"batch {report.batches}: {len(chunk)} symbols, {counts.bars} bars written "
+                    f"({len(report.covered)}/{report.expected} symbols covered so far)"
+                )
+    return report

@@ -1,0 +1,35 @@
+"""Jobs the schedules, the gap sensor and ``lumia collect``/``backfill`` launch, with their run priorities.
+
+Dagster starts queued runs with a higher ``dagster/priority`` first: universes, then equities, then crypto.
+"""
+
+import dagster as dg
+
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+
+
+def _priority(rank: int) -> dict[str, str]:
+    """Run tags for a rank where lower goes first (10 before 20)."""
+    return {"dagster/priority": str(-rank)}
+
+
+universe_job = dg.define_asset_job(
+    "universe_job",
+    selection=[stock_universe, fund_universe, crypto_universe],
+    tags=_priority(5),
+    description="Refresh the stock, fund and crypto universes.",
+)
+equity_prices_job = dg.define_asset_job(
+    "equity_prices_job",
+    selection=[equity_daily_prices],
+    tags=_priority(10),
+    description="Daily prices of stocks, ETFs and funds for a session or a range of sessions.",
+)
+crypto_prices_job = dg.define_asset_job(
+    "crypto_prices_job",
+    selection=[crypto_daily_prices],
+    tags=_priority(20),
+    description="Daily crypto candles for a UTC day or a range of days.",
+)
+PRICE_JOBS = {"equity": equity_prices_job, "crypto": crypto_prices_job}

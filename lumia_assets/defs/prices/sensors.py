@@ -1,0 +1,108 @@
+"""Gap recovery: a sensor that turns partitions with missing (symbol, date) cells into repair runs.
+
+Each repair run fetches only the symbols with gaps in its partition. At most ``LUMIA_GAP_MAX_RUNS`` repair runs
+are in flight; a partition already being repaired is not requested again, and one that stays incomplete after
+``LUMIA_GAP_MAX_ATTEMPTS`` repairs is left to the reports (the upstream does not have those bars).
+"""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from lumia_assets.calendars import crypto_days, equity_sessions
+from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
+from lumia_assets.defs.prices.jobs import crypto_prices_job, equity_prices_job
+from lumia_assets.defs.resources import WarehouseResource
+from lumia_assets.settings import Settings
+from lumia_assets.warehouse.gaps import partition_gaps
+
+TRIGGER_TAG = "lumia/trigger"
+GAP_REPAIR = "gap_repair"
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+# feed name -> (feed, job, asset op name)
+FEEDS: dict[str, tuple[PriceFeed, Any, str]] = {
+    "equity": (EQUITY_FEED, equity_prices_job, "equity_daily_prices"),
+    "crypto": (CRYPTO_FEED, crypto_prices_job, "crypto_daily_prices"),
+}
+
+
+def recent_dates(feed: PriceFeed, settings: Settings, now: datetime) -> list[date]:
+    """The feed's closed dates of the last ``gap_lookback_days`` days, not before the configured start."""
+    last = feed.last_closed(now)
+    first = max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
+    return equity_sessions(first, last) if feed.calendar == "equity" else crypto_days(first, last)
+
+
+def repairs_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+    """(job name, partition) of the repair runs queued or running."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(tags={TRIGGER_TAG: GAP_REPAIR}, statuses=IN_FLIGHT)
+    )
+    return {(run.job_name, run.tags.get("dagster/partition", "")) for run in runs}
+
+
+def repair_request(name: str, day: date, attempt: int) -> dg.RunRequest:
+    """A run filling only the missing cells of one partition."""
+    _, job, asset_name = FEEDS[name]
+    return dg.RunRequest(
+        run_key=f"gap:{name}:{day.isoformat()}:{attempt}",
+        job_name=job.name,
+        partition_key=day.isoformat(),
+        run_config={"ops": {asset_name: {"config": {"only_missing": True}}}},
+        tags={TRIGGER_TAG: GAP_REPAIR},
+    )
+
+
+def plan_repairs(
+    gaps: dict[str, list[date]], in_flight: set[tuple[str, str]], attempts: dict[str, int], settings: Settings
+) -> list[dg.RunRequest]:
+    """Requests for the partitions with gaps, oldest first per feed, within the in-flight and attempt bounds.
+
+    ``attempts`` (feed:date -> repairs requested) is updated in place.
+    """
+    budget = settings.gap_max_runs - len(in_flight)
+    requests: list[dg.RunRequest] = []
+    for name, days in gaps.items():
+        job_name = FEEDS[name][1].name
+        for day in days:
+            key = f"{name}:{day.isoformat()}"
+            if (job_name, day.isoformat()) in in_flight or attempts.get(key, 0) >= settings.gap_max_attempts:
+                continue
+            if budget <= 0:
+                return requests
+            attempts[key] = attempts.get(key, 0) + 1
+            budget -= 1
+            requests.append(repair_request(name, day, attempts[key]))
+    return requests
+
+
+@dg.sensor(
+    jobs=[equity_prices_job, crypto_prices_job],
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Finds missing (symbol, date) cells of active symbols in recent partitions and requests repair runs.",
+)
+def price_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    settings = Settings.from_env()
+    now = datetime.now(UTC)
+    gaps: dict[str, list[date]] = {}
+    for name, (feed, _, _) in FEEDS.items():
+        counts = partition_gaps(warehouse.engine(), feed.asset_classes, recent_dates(feed, settings, now))
+        gaps[name] = [day for day, missing in zip(counts["date"], counts["missing"], strict=True) if missing > 0]
+    attempts: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    # Forget the attempts of partitions that are complete now.
+    attempts = {
+        key: n for key, n in attempts.items() if date.fromisoformat(key.split(":")[1]) in gaps[key.split(":")[0]]
+    }
+    requests = plan_repairs(gaps, repairs_in_flight(context.instance), attempts, settings)
+    for name, days in gaps.items():
+        if days:
+            context.log.info(f"{name}: {len(days)} partitions with gaps, oldest {days[0]}")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(attempts, sort_keys=True))

@@ -1,0 +1,89 @@
+"""Daily crypto candles through ccxt's ``fetch_ohlcv``, paginated at each exchange's page size.
+
+A range of N days costs ``ceil(N / page)`` requests: 1,000 candles per Binance klines call, 720 for Kraken (which
+serves only its newest 720), 300 for Coinbase. The candle's open time is 00:00 UTC of its day; that UTC day is
+the row's date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+import ccxt
+import pandas as pd
+
+from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.sources.bars import SymbolHistory
+from lumia_assets.sources.errors import MalformedResponseError, NoDataError, TransientUpstreamError
+
+DAY_MS = 86_400_000
+# Candles per fetch_ohlcv call: the most each exchange's daily-candle endpoint returns.
+PAGE_SIZES = {"binance": 1000, "kraken": 720, "coinbaseexchange": 300}
+DEFAULT_PAGE_SIZE = 300
+# How far back each exchange serves daily candles, when it does not serve the whole history.
+HISTORY_LIMITS_DAYS = {"kraken": 720}
+EMPTY_ACTIONS = pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS))
+
+
+def day_start_ms(day: date) -> int:
+    """Milliseconds since the epoch at 00:00 UTC of ``day``."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def serves_range(exchange_id: str, start: date, today: date) -> bool:
+    """Whether ``exchange_id`` can serve daily candles back to ``start`` (Kraken: only its newest 720)."""
+    limit = HISTORY_LIMITS_DAYS.get(exchange_id)
+    return limit is None or (today - start).days < limit
+
+
+def candles_to_rows(candles: Sequence[Sequence[float]], symbol: str, source: str, fetched_at: datetime) -> pd.DataFrame:
+    """``[[open_ms, open, high, low, close, volume], ...]`` as warehouse rows (``PRICE_COLUMNS``).
+
+    A candle that does not open at 00:00 UTC is not a daily candle: the whole answer is malformed.
+    """
+    frame = pd.DataFrame([list(c)[:6] for c in candles], columns=["ts", "open", "high", "low", "close", "volume"])
+    if frame.empty:
+        return pd.DataFrame(columns=list(PRICE_COLUMNS))
+    misaligned = frame["ts"].astype("int64") % DAY_MS != 0
+    if misaligned.any():
+        raise MalformedResponseError(
+            f"{source} {symbol}: candle opening at {int(frame.loc[misaligned, 'ts'].iloc[0])} ms is not 00:00 UTC"
+        )
+    days = pd.to_datetime(frame["ts"].astype("int64"), unit="ms", utc=True).dt.date
+    prices = frame[["open", "high", "low", "close", "volume"]].astype("float64")
+    return prices.assign(
+        symbol=symbol, asset_class="crypto", date=days, adj_close=prices["close"], source=source, fetched_at=fetched_at
+    )[list(PRICE_COLUMNS)]
+
+
+def _page(exchange: ccxt.Exchange, symbol: str, since: int, limit: int) -> list[list[float]]:
+    try:
+        return exchange.fetch_ohlcv(symbol, "1d", since=since, limit=limit)
+    except ccxt.BadSymbol as exc:
+        raise NoDataError(symbol, "unknown_symbol", f"{exchange.id} does not list {symbol}: {exc}") from exc
+    except ccxt.NetworkError as exc:
+        raise TransientUpstreamError(f"{exchange.id}: fetching {symbol} candles failed: {exc}") from exc
+    except (ccxt.ExchangeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise MalformedResponseError(f"{exchange.id}: the candles answer for {symbol} is malformed: {exc}") from exc
+
+
+def fetch_daily_candles(exchange: ccxt.Exchange, symbol: str, start: date, end: date) -> SymbolHistory:
+    """Daily candles of ``symbol`` from ``start`` to ``end`` inclusive, in as few pages as the exchange allows."""
+    page_size = PAGE_SIZES.get(exchange.id, DEFAULT_PAGE_SIZE)
+    candles: list[list[float]] = []
+    since, stop = day_start_ms(start), day_start_ms(end)
+    while since <= stop:
+        wanted = min(page_size, (stop - since) // DAY_MS + 1)
+        page = [c for c in _page(exchange, symbol, since, wanted) if c and c[0] >= since]
+        candles.extend(c for c in page if c[0] <= stop)
+        if len(page) < wanted:
+            break  # the exchange has nothing more from `since` on
+        since = int(page[-1][0]) + DAY_MS
+    rows = candles_to_rows(candles, symbol, exchange.id, datetime.now(UTC))
+    if rows.empty:
+        raise NoDataError(symbol, "no_bars", f"{exchange.id} has no daily candles for {symbol} from {start} to {end}")
+    # An exchange serving its whole history starts at the listing when that is later than `start`.
+    first = rows["date"].min()
+    listed_on = first if first > start and exchange.id not in HISTORY_LIMITS_DAYS else None
+    return SymbolHistory(rows, EMPTY_ACTIONS.copy(), listed_on)

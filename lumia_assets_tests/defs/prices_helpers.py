@@ -1,0 +1,96 @@
+"""Shared steps of the price-asset tests: materialize through Dagster, read the warehouse, compare with the truth."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.resources import build_resources, warehouse_engine
+from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.settings import Settings
+from lumia_assets.sim import MarketSimulator
+
+ALL_ASSETS = [stock_universe, fund_universe, crypto_universe, equity_daily_prices, crypto_daily_prices]
+PRICE_VALUES = ["open", "high", "low", "close", "adj_close", "volume"]
+
+
+def settings_for(sim: MarketSimulator, warehouse_url: str) -> Settings:
+    return replace(Settings.from_env(), warehouse_url=warehouse_url, upstream_url=sim.url)
+
+
+def materialize(
+    settings: Settings,
+    selection: list[dg.AssetsDefinition],
+    start: date | None = None,
+    end: date | None = None,
+    run_config: dict[str, Any] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize ``selection``; with dates, the partition range ``start``..``end`` in one run."""
+    tags = {}
+    if start is not None:
+        tags = {
+            "dagster/asset_partition_range_start": str(start),
+            "dagster/asset_partition_range_end": str(end or start),
+        }
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=selection,
+        resources=build_resources(settings),
+        tags=tags,
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def load_universes(settings: Settings) -> None:
+    result = materialize(settings, [stock_universe, fund_universe, crypto_universe])
+    assert result.success
+
+
+def stored_prices(warehouse_url: str, asset_classes: tuple[str, ...]) -> pd.DataFrame:
+    query = sa.text(
+        "SELECT symbol, asset_class, date, open, high, low, close, adj_close, volume, source FROM daily_prices "
+        "WHERE asset_class IN :classes ORDER BY symbol, date"
+    ).bindparams(sa.bindparam("classes", expanding=True))
+    with warehouse_engine(warehouse_url).connect() as conn:
+        frame = pd.read_sql(query, conn, params={"classes": list(asset_classes)})
+    return frame.assign(date=pd.to_datetime(frame["date"]).dt.date)
+
+
+def stored_actions(warehouse_url: str) -> pd.DataFrame:
+    with warehouse_engine(warehouse_url).connect() as conn:
+        frame = pd.read_sql(sa.text("SELECT symbol, date, action, value FROM corporate_actions"), conn)
+    return frame.assign(date=pd.to_datetime(frame["date"]).dt.date)
+
+
+def active_equities(warehouse_url: str) -> pd.DataFrame:
+    query = sa.text("SELECT symbol, asset_class FROM assets WHERE active AND asset_class <> 'crypto' ORDER BY symbol")
+    with warehouse_engine(warehouse_url).connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def equity_truth(sim: MarketSimulator, symbols: list[str], start: date, end: date) -> pd.DataFrame:
+    """The simulator's bars of ``symbols`` from ``start`` to ``end``, shaped like ``stored_prices``."""
+    frames = [sim.equities.daily_bars(symbol, start, end).assign(symbol=symbol) for symbol in symbols]
+    truth = pd.concat(frames, ignore_index=True)
+    return truth[["symbol", "date", *PRICE_VALUES]].sort_values(["symbol", "date"], ignore_index=True)
+
+
+def crypto_truth(sim: MarketSimulator, exchange: str, symbols: list[str], start: date, end: date) -> pd.DataFrame:
+    frames = [sim.crypto.daily_candles(exchange, symbol, start, end).assign(symbol=symbol) for symbol in symbols]
+    truth = pd.concat(frames, ignore_index=True)
+    truth["adj_close"] = truth["close"]
+    return truth[["symbol", "date", *PRICE_VALUES]].sort_values(["symbol", "date"], ignore_index=True)
+
+
+def metadata_of(result: dg.ExecuteInProcessResult, asset: dg.AssetsDefinition) -> dict[str, Any]:
+    materializations = result.asset_materializations_for_node(asset.op.name)
+    return {key: getattr(value, "value", value) for key, value in materializations[-1].metadata.items()}
