@@ -7,10 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
+import dagster as dg
 import typer
 
+from lumia_assets.commands import prices
 from lumia_assets.instance import ensure_dagster_home
 from lumia_assets.settings import Settings, SettingsError, project_root
 
@@ -138,8 +141,13 @@ def migrate() -> None:
     typer.echo(f"warehouse at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 
+prices.register(app)
+
+
 def main() -> None:
     """Console-script entry point."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     app()
 
 

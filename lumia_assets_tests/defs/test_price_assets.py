@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from lumia_assets.calendars import crypto_days, equity_sessions
 from lumia_assets.defs.prices.assets import closed_dates, crypto_daily_prices, equity_daily_prices
@@ -153,3 +158,38 @@ def test_metadata_reports_rows_coverage_requests_and_the_date_range(sim, setting
     assert metadata["symbols_covered"] + metadata["symbols_no_data"] == metadata["symbols_expected"]
     assert metadata["upstream_requests"] >= metadata["symbols_expected"]
     assert metadata["peak_memory_mb"] > 0
+
+
+def _status_count(warehouse_url: str) -> int:
+    with warehouse_engine(warehouse_url).connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM symbol_status")).scalar_one()
+
+
+def test_a_run_killed_midway_keeps_only_whole_batches_and_a_rerun_completes_it(sim, warehouse_url, settings) -> None:
+    batch = 5
+    sim.faults.inject(YAHOO_CHART, "timeout", delay=0.25, path_contains="/v8/finance/chart/")  # a slow upstream
+    command = [sys.executable, "-m", "lumia_assets_tests.defs.run_equity_range", warehouse_url, sim.url,
+               str(START), str(END), str(batch)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while _status_count(warehouse_url) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+
+    statuses = _status_count(warehouse_url)
+    expected = len(active_equities(warehouse_url))
+    assert 0 < statuses < expected, "the run should have been killed midway"
+    assert statuses % batch == 0  # whole batches only
+    stored, truth = _equity_cells(sim, warehouse_url, START, END)
+    written = set(stored["symbol"])
+    pd.testing.assert_frame_equal(
+        stored, truth[truth["symbol"].isin(written)].reset_index(drop=True), check_dtype=False
+    )
+
+    sim.faults.clear()
+    assert materialize(settings, [equity_daily_prices], START, END).success
+    stored, truth = _equity_cells(sim, warehouse_url, START, END)
+    pd.testing.assert_frame_equal(stored, truth, check_dtype=False)

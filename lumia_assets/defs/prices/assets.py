@@ -16,7 +16,13 @@ from sqlalchemy.engine import Engine
 
 from lumia_assets.calendars import last_closed_crypto_day, last_closed_equity_session
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
-from lumia_assets.defs.prices.collection import CollectionReport, Fetch, Instrument, collect_prices
+from lumia_assets.defs.prices.collection import (
+    DEFAULT_BATCH_SIZE,
+    CollectionReport,
+    Fetch,
+    Instrument,
+    collect_prices,
+)
 from lumia_assets.defs.prices.fetchers import CryptoFetch, yahoo_fetch
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
@@ -38,6 +44,11 @@ class PriceRunConfig(dg.Config):
 
     only_missing: bool = Field(
         default=False, description="Fetch only the symbols with missing cells in the range (gap repair)."
+    )
+    batch_size: int = Field(
+        default=DEFAULT_BATCH_SIZE,
+        gt=0,
+        description="Symbols per write transaction: a killed run keeps whole batches.",
     )
     min_success_rate: float = Field(
         default=0.95, ge=0.0, le=1.0, description="Fail the run when fewer symbols than this share got an answer."
@@ -146,7 +157,9 @@ def materialize_prices(
     sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
     instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, exchanges)
     context.log.info(f"collecting {len(instruments)} symbols over {len(sessions)} dates: {sessions[0]}..{sessions[-1]}")
-    report = collect_prices(engine, instruments, sessions, fetch, last_closed=last_closed, log=context.log)
+    report = collect_prices(
+        engine, instruments, sessions, fetch, last_closed=last_closed, batch_size=config.batch_size, log=context.log
+    )
     metadata = report_metadata(report, engine, feed, client)
     if report.success_rate < config.min_success_rate:
         raise dg.Failure(

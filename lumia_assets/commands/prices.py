@@ -1,0 +1,180 @@
+"""``lumia collect``, ``lumia backfill`` and ``lumia gaps``: the price jobs on demand, recorded in the instance."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import dagster as dg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lumia_assets.calendars import crypto_days, equity_sessions
+from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
+from lumia_assets.instance import get_instance
+from lumia_assets.settings import Settings, SettingsError
+
+FEEDS: dict[str, tuple[PriceFeed, str]] = {
+    "equity": (EQUITY_FEED, "equity_prices_job"),
+    "crypto": (CRYPTO_FEED, "crypto_prices_job"),
+}
+SUMMARY_KEYS = ("first_date", "last_date", "rows_written", "coverage_pct", "symbols_failed", "upstream_requests")
+
+
+class AssetChoice(StrEnum):
+    """Which price assets a command works on."""
+
+    equity = "equity"
+    crypto = "crypto"
+    all = "all"
+
+    def feeds(self) -> list[str]:
+        return list(FEEDS) if self is AssetChoice.all else [self.value]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from exc
+
+
+def calendar_dates(feed: PriceFeed, start: date, end: date) -> list[date]:
+    """The feed's dates from ``start`` to ``end``, cut at its latest closed date."""
+    end = min(end, feed.last_closed(datetime.now(UTC)))
+    if start > end:
+        return []
+    return equity_sessions(start, end) if feed.calendar == "equity" else crypto_days(start, end)
+
+
+def _run(job_name: str, tags: dict[str, str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    from lumia_assets.definitions import defs
+
+    job = defs().resolve_job_def(job_name)
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+
+
+def _range_tags(first: date, last: date) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+
+
+def _summary(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    materializations = [e.event_specific_data.materialization for e in result.all_events if e.is_step_materialization]
+    if not materializations:
+        return {}
+    metadata = materializations[-1].metadata
+    return {key: getattr(metadata.get(key), "value", None) for key in SUMMARY_KEYS}
+
+
+def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> bool:
+    status = "[green]ok[/green]" if result.success else "[red]FAILED[/red]"
+    details = ", ".join(f"{k}={v}" for k, v in _summary(result).items())
+    console.print(f"{label}: {status} (run {result.run_id}) {details}")
+    return result.success
+
+
+def _collect_range(console: Console, feed_name: str, first: date, last: date, instance: dg.DagsterInstance) -> bool:
+    feed, job_name = FEEDS[feed_name]
+    dates = calendar_dates(feed, first, last)
+    if not dates:
+        console.print(f"{feed_name}: nothing closed between {first} and {last}")
+        return True
+    result = _run(job_name, _range_tags(dates[0], dates[-1]), instance)
+    return _report(console, f"{feed_name} {dates[0]}..{dates[-1]}", result)
+
+
+def collect(
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Re-fetch everything from the start date."),
+    assets: Annotated[AssetChoice, typer.Option(help="Which prices to collect.")] = AssetChoice.all,
+) -> None:
+    """Refresh the universes, then fill the latest closed partitions (or everything, with --full-refresh)."""
+    settings = _settings()
+    console = Console()
+    instance = get_instance()
+    ok = _report(console, "universes", _run("universe_job", {}, instance))
+    now = datetime.now(UTC)
+    for name in assets.feeds():
+        feed = FEEDS[name][0]
+        last = feed.last_closed(now)
+        ok = _collect_range(console, name, settings.prices_start if full_refresh else last, last, instance) and ok
+    raise typer.Exit(0 if ok else 1)
+
+
+def backfill(
+    start: str = typer.Option(..., help="First date, YYYY-MM-DD."),
+    end: str = typer.Option(..., help="Last date, YYYY-MM-DD (cut at the latest closed date)."),
+    assets: Annotated[AssetChoice, typer.Option(help="Which prices to backfill.")] = AssetChoice.all,
+) -> None:
+    """Backfill a range of partitions in one run per asset: each symbol's range in as few requests as possible."""
+    settings = _settings()
+    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    if first > last:
+        raise typer.BadParameter(f"--start {first} is after --end {last}")
+    if first < settings.prices_start:
+        raise typer.BadParameter(f"--start {first} is before LUMIA_PRICES_START_DATE ({settings.prices_start})")
+    console = Console()
+    instance = get_instance()
+    ok = all([_collect_range(console, name, first, last, instance) for name in assets.feeds()])
+    raise typer.Exit(0 if ok else 1)
+
+
+def gap_rows(feed_names: list[str], start: date | None, end: date | None, settings: Settings) -> list[dict[str, Any]]:
+    """Per feed and date with missing cells: expected, present and missing counts."""
+    from lumia_assets.defs.resources import warehouse_engine
+    from lumia_assets.warehouse.gaps import partition_gaps
+
+    engine = warehouse_engine(settings.warehouse_url)
+    rows: list[dict[str, Any]] = []
+    for name in feed_names:
+        feed = FEEDS[name][0]
+        last = end or feed.last_closed(datetime.now(UTC))
+        first = start or max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
+        counts = partition_gaps(engine, feed.asset_classes, calendar_dates(feed, first, last))
+        for row in counts[counts["missing"] > 0].itertuples():
+            rows.append({"assets": name, "date": row.date.isoformat(), "expected": int(row.expected),
+                         "present": int(row.present), "missing": int(row.missing)})  # fmt: skip
+    return rows
+
+
+def gaps(
+    assets: Annotated[AssetChoice, typer.Option(help="Which prices to inspect.")] = AssetChoice.all,
+    start: str | None = typer.Option(None, help="First date (default: LUMIA_GAP_LOOKBACK_DAYS ago)."),
+    end: str | None = typer.Option(None, help="Last date (default: the latest closed date)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+) -> None:
+    """List the partitions with missing (symbol, date) cells of active symbols. Exit 1 when there are any."""
+    settings = _settings()
+    rows = gap_rows(
+        assets.feeds(),
+        _parse_day(start, "--start") if start else None,
+        _parse_day(end, "--end") if end else None,
+        settings,
+    )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table("assets", "date", "expected", "present", "missing", title="Partitions with gaps")
+        for row in rows:
+            table.add_row(*(str(row[key]) for key in ("assets", "date", "expected", "present", "missing")))
+        Console().print(table if rows else "no gaps")
+    raise typer.Exit(1 if rows else 0)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the price commands to the ``lumia`` app."""
+    app.command()(collect)
+    app.command()(backfill)
+    app.command()(gaps)
