@@ -42,9 +42,7 @@ def recent_dates(feed: PriceFeed, settings: Settings, now: datetime) -> list[dat
 
 def repairs_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
     """(job name, partition) of the repair runs queued or running."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(tags={TRIGGER_TAG: GAP_REPAIR}, statuses=IN_FLIGHT)
-    )
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={TRIGGER_TAG: GAP_REPAIR}, statuses=IN_FLIGHT))
     return {(run.job_name, run.tags.get("dagster/partition", "")) for run in runs}
 
 
