@@ -7,13 +7,16 @@ validation, so that the README, the resources and the CLI agree on one list.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 DEFAULT_PRICES_START = date(2020, 1, 2)
+T = TypeVar("T")
 DEFAULT_USER_AGENT = "lumia-assets/0.1 (lumia-assets@users.noreply.github.com)"
 
 
@@ -35,6 +38,12 @@ def dagster_home() -> Path:
 def _env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
+
+
+def _read(name: str, parse: Callable[[str, str], T], default: T) -> T:
+    """``name`` from the environment, parsed and validated, or ``default`` when unset or blank."""
+    raw = _env(name)
+    return parse(name, raw) if raw else default
 
 
 def _parse_date(name: str, raw: str) -> date:
@@ -64,16 +73,47 @@ def _parse_positive_int(name: str, raw: str) -> int:
     return value
 
 
-def _parse_exchanges(raw: str) -> tuple[str, ...]:
+def _parse_rate_limits(name: str, raw: str) -> str:
+    """Validate ``HOST=RATE[:BURST],...``; the session layer parses it again when it builds the budgets."""
+    from lumia_assets.sources.policy import parse_host_rates
+
+    try:
+        parse_host_rates(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from exc
+    return raw
+
+
+def _parse_percent(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if not 0 < value <= 100:
+        raise SettingsError(f"{name}={raw!r} must be a percentage above 0 and at most 100, e.g. 95")
+    return value
+
+
+def _parse_webhook(name: str, raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must start with http:// or https://")
+    return raw
+
+
+def _parse_text(name: str, raw: str) -> str:
+    return raw
+
+
+def _parse_exchanges(name: str, raw: str) -> tuple[str, ...]:
     ids = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     if not ids:
-        raise SettingsError("LUMIA_CRYPTO_EXCHANGES is empty; list ccxt exchange ids, e.g. binance,kraken")
+        raise SettingsError(f"{name} is empty; list ccxt exchange ids, e.g. binance,kraken")
     return ids
 
 
-def _parse_upstream(raw: str) -> str:
+def _parse_upstream(name: str, raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
-        raise SettingsError(f"LUMIA_UPSTREAM_URL={raw!r} must start with http:// or https://")
+        raise SettingsError(f"{name}={raw!r} must start with http:// or https://")
     return raw.rstrip("/")
 
 
@@ -90,27 +130,46 @@ class Settings:
     gap_lookback_days: int = 30
     gap_max_runs: int = 2
     gap_max_attempts: int = 3
+    rate_limits: str = ""
+    max_retries: int = 4
+    retry_max_seconds: float = 120.0
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 30.0
+    coverage_threshold: float = 95.0
+    min_stocks: int = 1000
+    min_funds: int = 1000
+    min_crypto_pairs: int = 100
+    alert_webhook_url: str | None = None
+    slack_token: str | None = None
+    slack_channel: str | None = None
+    run_retention_days: int = 90
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read and validate every ``LUMIA_*`` variable, applying the documented defaults."""
-        upstream = _env("LUMIA_UPSTREAM_URL")
-        timeout = _env("LUMIA_HTTP_TIMEOUT")
-        exchanges = _env("LUMIA_CRYPTO_EXCHANGES")
-        start = _env("LUMIA_PRICES_START_DATE")
-        lookback = _env("LUMIA_GAP_LOOKBACK_DAYS")
-        max_runs = _env("LUMIA_GAP_MAX_RUNS")
-        max_attempts = _env("LUMIA_GAP_MAX_ATTEMPTS")
         return cls(
             warehouse_url=_env("LUMIA_WAREHOUSE_URL") or default_warehouse_url(),
-            upstream_url=_parse_upstream(upstream) if upstream else None,
+            upstream_url=_read("LUMIA_UPSTREAM_URL", _parse_upstream, None),
             user_agent=_env("LUMIA_USER_AGENT") or DEFAULT_USER_AGENT,
-            http_timeout=_parse_positive_float("LUMIA_HTTP_TIMEOUT", timeout) if timeout else 30.0,
-            crypto_exchanges=_parse_exchanges(exchanges) if exchanges else DEFAULT_CRYPTO_EXCHANGES,
-            prices_start=_parse_date("LUMIA_PRICES_START_DATE", start) if start else DEFAULT_PRICES_START,
-            gap_lookback_days=_parse_positive_int("LUMIA_GAP_LOOKBACK_DAYS", lookback) if lookback else 30,
-            gap_max_runs=_parse_positive_int("LUMIA_GAP_MAX_RUNS", max_runs) if max_runs else 2,
-            gap_max_attempts=_parse_positive_int("LUMIA_GAP_MAX_ATTEMPTS", max_attempts) if max_attempts else 3,
+            http_timeout=_read("LUMIA_HTTP_TIMEOUT", _parse_positive_float, 30.0),
+            crypto_exchanges=_read("LUMIA_CRYPTO_EXCHANGES", _parse_exchanges, DEFAULT_CRYPTO_EXCHANGES),
+            prices_start=_read("LUMIA_PRICES_START_DATE", _parse_date, DEFAULT_PRICES_START),
+            gap_lookback_days=_read("LUMIA_GAP_LOOKBACK_DAYS", _parse_positive_int, 30),
+            gap_max_runs=_read("LUMIA_GAP_MAX_RUNS", _parse_positive_int, 2),
+            gap_max_attempts=_read("LUMIA_GAP_MAX_ATTEMPTS", _parse_positive_int, 3),
+            rate_limits=_read("LUMIA_RATE_LIMITS", _parse_rate_limits, ""),
+            max_retries=_read("LUMIA_MAX_RETRIES", _parse_positive_int, 4),
+            retry_max_seconds=_read("LUMIA_RETRY_MAX_SECONDS", _parse_positive_float, 120.0),
+            breaker_failures=_read("LUMIA_BREAKER_FAILURES", _parse_positive_int, 5),
+            breaker_cooldown_seconds=_read("LUMIA_BREAKER_COOLDOWN_SECONDS", _parse_positive_float, 30.0),
+            coverage_threshold=_read("LUMIA_COVERAGE_THRESHOLD", _parse_percent, 95.0),
+            min_stocks=_read("LUMIA_MIN_STOCKS", _parse_positive_int, 1000),
+            min_funds=_read("LUMIA_MIN_FUNDS", _parse_positive_int, 1000),
+            min_crypto_pairs=_read("LUMIA_MIN_CRYPTO_PAIRS", _parse_positive_int, 100),
+            alert_webhook_url=_read("LUMIA_ALERT_WEBHOOK_URL", _parse_webhook, None),
+            slack_token=_read("LUMIA_SLACK_TOKEN", _parse_text, None),
+            slack_channel=_read("LUMIA_SLACK_CHANNEL", _parse_text, None),
+            run_retention_days=_read("LUMIA_RUN_RETENTION_DAYS", _parse_positive_int, 90),
         )
 
 

@@ -16,6 +16,14 @@ LUMIA_VARIABLES = (
     "LUMIA_HTTP_TIMEOUT",
     "LUMIA_CRYPTO_EXCHANGES",
     "LUMIA_PRICES_START_DATE",
+    "LUMIA_GAP_LOOKBACK_DAYS",
+    "LUMIA_GAP_MAX_RUNS",
+    "LUMIA_GAP_MAX_ATTEMPTS",
+    "LUMIA_RATE_LIMITS",
+    "LUMIA_MAX_RETRIES",
+    "LUMIA_RETRY_MAX_SECONDS",
+    "LUMIA_BREAKER_FAILURES",
+    "LUMIA_BREAKER_COOLDOWN_SECONDS",
 )
 
 
@@ -56,6 +64,11 @@ def test_values_are_parsed(clean_env: pytest.MonkeyPatch) -> None:
         ("LUMIA_HTTP_TIMEOUT", "-1", "must be greater than zero"),
         ("LUMIA_UPSTREAM_URL", "127.0.0.1:8765", "must start with http:// or https://"),
         ("LUMIA_CRYPTO_EXCHANGES", " , ", "LUMIA_CRYPTO_EXCHANGES is empty"),
+        ("LUMIA_GAP_LOOKBACK_DAYS", "0", "LUMIA_GAP_LOOKBACK_DAYS='0' must be greater than zero"),
+        ("LUMIA_GAP_MAX_RUNS", "two", "LUMIA_GAP_MAX_RUNS='two' is not a whole number"),
+        ("LUMIA_RATE_LIMITS", "api.binance.com=fast", "LUMIA_RATE_LIMITS: bad rate limit entry 'api.binance.com=fast'"),
+        ("LUMIA_MAX_RETRIES", "-3", "LUMIA_MAX_RETRIES='-3' must be greater than zero"),
+        ("LUMIA_BREAKER_COOLDOWN_SECONDS", "later", "is not a number"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_variable(

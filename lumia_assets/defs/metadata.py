@@ -34,6 +34,7 @@ def upstream_metadata(client: HttpClient) -> dict[str, Any]:
         "upstream_429s": totals.status_429,
         "upstream_errors": totals.errors,
         "upstream_by_host": dg.MetadataValue.json(per_host),
+        "upstream_policy": dg.MetadataValue.json(client.policy.snapshot()),
     }
 
 

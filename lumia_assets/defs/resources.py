@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
+from lumia_assets.sources.policy import ResilienceConfig, ResilientPolicy, parse_host_rates
 from lumia_assets.warehouse.engine import connect_warehouse
 
 
@@ -37,10 +38,31 @@ class UpstreamResource(dg.ConfigurableResource):
     user_agent: str = Field(description="User-Agent with a contact address, as SEC asks (LUMIA_USER_AGENT).")
     timeout_seconds: float = Field(description="Per-request timeout (LUMIA_HTTP_TIMEOUT).")
     crypto_exchanges: list[str] = Field(description="ccxt exchange ids, primary first (LUMIA_CRYPTO_EXCHANGES).")
+    rate_limits: str = Field(default="", description="Per-host budgets HOST=RATE[:BURST],... (LUMIA_RATE_LIMITS).")
+    max_retries: int = Field(default=4, description="Retries of a retryable failure (LUMIA_MAX_RETRIES).")
+    retry_max_seconds: float = Field(default=120.0, description="Retry time bound (LUMIA_RETRY_MAX_SECONDS).")
+    breaker_failures: int = Field(
+        default=5, description="Failures that open a host's breaker (LUMIA_BREAKER_FAILURES)."
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0, description="Seconds a breaker stays open before a trial (LUMIA_BREAKER_COOLDOWN_SECONDS)."
+    )
+
+    def policy(self) -> ResilientPolicy:
+        """Rate budgets, retries and circuit breakers for one run, shared by all its threads."""
+        return ResilientPolicy(
+            ResilienceConfig(
+                max_attempts=self.max_retries + 1,
+                max_retry_seconds=self.retry_max_seconds,
+                breaker_failure_threshold=self.breaker_failures,
+                breaker_cooldown_seconds=self.breaker_cooldown_seconds,
+                host_rates=parse_host_rates(self.rate_limits),
+            )
+        )
 
     def client(self) -> HttpClient:
-        """A fresh client: its counters cover exactly one materialization."""
-        return HttpClient(self.upstream_url, self.user_agent, self.timeout_seconds)
+        """A fresh client and policy: counters, budgets and breakers cover exactly one materialization."""
+        return HttpClient(self.upstream_url, self.user_agent, self.timeout_seconds, self.policy())
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -52,6 +74,11 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             user_agent=settings.user_agent,
             timeout_seconds=settings.http_timeout,
             crypto_exchanges=list(settings.crypto_exchanges),
+            rate_limits=settings.rate_limits,
+            max_retries=settings.max_retries,
+            retry_max_seconds=settings.retry_max_seconds,
+            breaker_failures=settings.breaker_failures,
+            breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
         ),
     }
 

@@ -115,12 +115,19 @@ class UpstreamPolicy(Protocol):
 
     def call(self, host: str, attempt: Callable[[], ResponseT]) -> ResponseT: ...
 
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per host: what the policy did (rates, waits, breaker states), for materialization metadata."""
+        ...
+
 
 class PassThroughPolicy:
     """One attempt, no waiting: the policy when nothing stricter is configured."""
 
     def call(self, host: str, attempt: Callable[[], ResponseT]) -> ResponseT:
         return attempt()
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {}
 
 
 def replace_cookie_domain(cookie: Cookie, domain: str) -> Cookie:

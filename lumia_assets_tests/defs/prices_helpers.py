@@ -20,8 +20,14 @@ ALL_ASSETS = [stock_universe, fund_universe, crypto_universe, equity_daily_price
 PRICE_VALUES = ["open", "high", "low", "close", "adj_close", "volume"]
 
 
+# The simulator has no rate limit unless a test sets one: budgets well above the production defaults keep tests fast.
+FAST_BUDGETS = (
+    "query2.finance.yahoo.com=100:20,api.binance.com=100:20,api.kraken.com=100:20,api.exchange.coinbase.com=100:20"
+)
+
+
 def settings_for(sim: MarketSimulator, warehouse_url: str) -> Settings:
-    return replace(Settings.from_env(), warehouse_url=warehouse_url, upstream_url=sim.url)
+    return replace(Settings.from_env(), warehouse_url=warehouse_url, upstream_url=sim.url, rate_limits=FAST_BUDGETS)
 
 
 def materialize(

@@ -34,14 +34,21 @@ class CryptoFetch:
     def __init__(self, client: HttpClient) -> None:
         self._client = client
         self._markets: dict[str, ccxt.Exchange] = {}
+        self._refused: dict[str, PermanentUpstreamError] = {}  # venues that refused this run: not asked again
         self._lock = threading.Lock()
         self._local = threading.local()
 
     def _loaded(self, venue: str) -> ccxt.Exchange:
         with self._lock:
+            if venue in self._refused:
+                raise self._refused[venue]
             if venue not in self._markets:
                 exchange = make_exchange(venue, self._client.requests_session())
-                load_markets(exchange)
+                try:
+                    load_markets(exchange)
+                except PermanentUpstreamError as exc:
+                    self._refused[venue] = exc
+                    raise
                 self._markets[venue] = exchange
             return self._markets[venue]
 
