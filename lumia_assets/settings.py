@@ -17,6 +17,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 DEFAULT_PRICES_START = date(2020, 1, 2)
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 DEFAULT_USER_AGENT = "lumia-assets/0.1 (lumia-assets@users.noreply.github.com)"
 
 
@@ -53,24 +54,23 @@ def _parse_date(name: str, raw: str) -> date:
         raise SettingsError(f"{name}={raw!r} is not a date; use YYYY-MM-DD, e.g. 2020-01-02") from exc
 
 
-def _parse_positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a number") from exc
-    if value <= 0:
-        raise SettingsError(f"{name}={raw!r} must be greater than zero")
-    return value
+def _positive(cast: Callable[[str], N], noun: str) -> Callable[[str, str], N]:
+    """A parser of numbers greater than zero, built with ``cast`` (float or int)."""
+
+    def parse(name: str, raw: str) -> N:
+        try:
+            value = cast(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r} is not {noun}") from exc
+        if value <= 0:
+            raise SettingsError(f"{name}={raw!r} must be greater than zero")
+        return value
+
+    return parse
 
 
-def _parse_positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
-    if value <= 0:
-        raise SettingsError(f"{name}={raw!r} must be greater than zero")
-    return value
+_parse_positive_float = _positive(float, "a number")
+_parse_positive_int = _positive(int, "a whole number")
 
 
 def _parse_rate_limits(name: str, raw: str) -> str:

@@ -7,22 +7,15 @@ import requests
 
 from lumia_assets.sim import MarketSimulator
 from lumia_assets.sim.ratelimit import RateLimits
+from lumia_assets_tests.fakes import FakeClock
 
 HOST = "api.example.com"
 WEIGHT = "X-MBX-USED-WEIGHT-1M"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 @pytest.fixture

@@ -8,21 +8,14 @@ import pytest
 
 from lumia_assets.sources.breaker import BreakerState, CircuitBreaker, CircuitOpenError, Transition
 from lumia_assets.sources.errors import TransientUpstreamError
+from lumia_assets_tests.fakes import FakeClock
 
 HOST = "api.kraken.com"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(100.0)
 
 
 @pytest.fixture

@@ -19,28 +19,14 @@ from lumia_assets.sources.ratelimit import (
     header_value,
     retry_after_seconds,
 )
+from lumia_assets_tests.fakes import FakeClock
 
 HOST = "api.example.com"
 
 
-class FakeClock:
-    """A clock that only moves when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 def budget(clock: FakeClock, rate: float = 10.0, burst: float = 10.0, weight_limit: int | None = None) -> HostBudget:

@@ -11,6 +11,7 @@ import requests
 from curl_cffi import requests as curl_requests
 
 from lumia_assets.sources.retry import Retrier
+from lumia_assets_tests.fakes import FakeClock
 
 
 @dataclass
@@ -19,22 +20,9 @@ class FakeResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(0.0)
 
 
 class Script:
