@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,10 +14,15 @@ from collections.abc import Sequence
 import dagster as dg
 import typer
 
-from lumia_assets.commands import prices
+from lumia_assets.commands import cleanup, health, prices, report
 from lumia_assets.instance import ensure_dagster_home
 from lumia_assets.settings import Settings, SettingsError, project_root
 
+SIMULATOR_BUDGETS = ",".join(
+    f"{host}=200:50"
+    for host in ("query1.finance.yahoo.com", "query2.finance.yahoo.com", "api.binance.com", "api.kraken.com",
+                 "api.exchange.coinbase.com")
+)  # fmt: skip
 app = typer.Typer(help="lumia: US equities, funds and crypto market data on Dagster.", no_args_is_help=True)
 
 
@@ -38,6 +44,22 @@ def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pop
                 return
         time.sleep(0.2)
     raise typer.Exit(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _default_signals() -> None:
+    """In a child: take SIGINT and SIGTERM by default, even when a backgrounding shell ignored them for us."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM (and an inherited ignored SIGINT) into an exit that runs our cleanup: children stop with us."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _spawn(command: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, cwd=project_root(), env=env, preexec_fn=_default_signals)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -64,7 +86,7 @@ def _dagster_dev(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[
         "-p",
         str(port),
     ]
-    return subprocess.Popen(command, cwd=project_root(), env=env)
+    return _spawn(command, env)
 
 
 @app.command()
@@ -88,6 +110,7 @@ def dev(
     host: str = typer.Option("127.0.0.1", help="Dagster web UI interface."),
 ) -> None:
     """Start Dagster (web UI + daemon) on the persistent instance in $DAGSTER_HOME."""
+    _exit_on_sigterm()
     _settings()
     home = ensure_dagster_home()
     typer.echo(f"Dagster home: {home}")
@@ -103,32 +126,34 @@ def demo(
     port: int = typer.Option(3000, help="Dagster web UI port."),
     sim_port: int = typer.Option(8765, help="Simulator port."),
     profile: str = typer.Option("default", help="Simulator universe size: default or small."),
+    collect: bool = typer.Option(True, help="Run `lumia collect` once the UI is up (universes, then prices)."),
 ) -> None:
-    """The offline demo: start the simulator, then Dagster pointed at it. Ctrl-C stops both."""
+    """The offline demo: the simulator, Dagster pointed at it, and a first collection. Ctrl-C stops all."""
+    _exit_on_sigterm()
     home = ensure_dagster_home()
     upstream = f"http://127.0.0.1:{sim_port}"
-    env = {**os.environ, "LUMIA_UPSTREAM_URL": upstream}
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "lumia_assets.cli", "sim", "--port", str(sim_port), "--profile", profile],
-        env=env,
-    )
+    # The simulator has no rate limit of its own: budgets above the production defaults keep the demo brisk.
+    budgets = os.environ.get("LUMIA_RATE_LIMITS") or SIMULATOR_BUDGETS
+    env = {**os.environ, "LUMIA_UPSTREAM_URL": upstream, "LUMIA_RATE_LIMITS": budgets}
+    lumia = [sys.executable, "-m", "lumia_assets.cli"]
+    children = [_spawn([*lumia, "sim", "--port", str(sim_port), "--profile", profile], env)]
     try:
-        _wait_for_port("127.0.0.1", sim_port, 120, simulator)
-        os.environ["LUMIA_UPSTREAM_URL"] = upstream
+        _wait_for_port("127.0.0.1", sim_port, 120, children[0])
+        os.environ.update(env)
         _settings()
-        webserver = _dagster_dev("127.0.0.1", port, env)
-        try:
-            _wait_for_port("127.0.0.1", port, 180, webserver)
-            typer.secho(
-                f"\nlumia demo is up: Dagster UI http://127.0.0.1:{port} (home {home}), simulator {upstream}.\n"
-                "Materialize the universe group from the UI, or run `lumia collect` in another shell.",
-                fg="green",
-            )
-            webserver.wait()
-        finally:
-            _stop(webserver)
+        children.append(_dagster_dev("127.0.0.1", port, env))
+        _wait_for_port("127.0.0.1", port, 180, children[1])
+        typer.secho(
+            f"\nlumia demo is up: Dagster UI http://127.0.0.1:{port} (home {home}), simulator {upstream}.\n"
+            + ("Collecting universes and the latest prices now; watch the runs in the UI." if collect else ""),
+            fg="green",
+        )
+        if collect:
+            children.append(_spawn([*lumia, "collect"], env))
+        children[1].wait()
     finally:
-        _stop(simulator)
+        for child in reversed(children):
+            _stop(child)
 
 
 @app.command()
@@ -142,6 +167,10 @@ def migrate() -> None:
 
 
 prices.register(app)
+
+
+for _commands in (health, report, cleanup):
+    _commands.register(app)
 
 
 def main() -> None:
