@@ -72,3 +72,8 @@ def crypto_days(start: date, end: date) -> list[date]:
 def last_closed_crypto_day(now: datetime) -> date:
     """The latest UTC day whose daily candle has closed (yesterday, in UTC)."""
     return now.astimezone(UTC).date() - timedelta(days=1)
+
+
+def calendar_dates(calendar: str, start: date, end: date) -> list[date]:
+    """The dates that should hold a bar: NYSE sessions for ``"equity"``, every UTC day for ``"crypto"``."""
+    return equity_sessions(start, end) if calendar == "equity" else crypto_days(start, end)

@@ -68,6 +68,27 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def isolated_yfinance(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh yfinance for every test: its own cookie and time-zone cache, no shared session, crumb, memoized
+    answers or raised-errors switch left behind by an earlier test."""
+    import yfinance as yf
+    import yfinance.base
+    import yfinance.cache
+    from yfinance.data import SingletonMeta, YfData
+
+    monkeypatch.setattr(yfinance.cache._CookieCacheManager, "_Cookie_cache", None)
+    monkeypatch.setattr(yfinance.cache._TzCacheManager, "_tz_cache", None)
+    yf.set_tz_cache_location(str(tmp_path_factory.mktemp("yfinance-cache")))
+    monkeypatch.delitem(SingletonMeta._instances, YfData, raising=False)
+    monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", 0)
+    hide_exceptions = yf.config.debug.hide_exceptions
+    YfData.cache_get.cache_clear()
+    yield
+    yf.config.debug.hide_exceptions = hide_exceptions
+    SingletonMeta._instances.pop(YfData, None)
+
+
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[MarketSimulator]:
     """One small-profile simulator on a free loopback port for the whole session."""

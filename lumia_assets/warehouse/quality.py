@@ -438,3 +438,19 @@ def cross_source_disagreement(
         failing.head(sample_size).to_dict("records"),
         f"{len(failing)} of {len(pairs)} closes differ between sources by more than {tolerance:.2%}",
     )
+
+
+def stored_closes(engine: Engine, asset_class: str, symbols: Sequence[str], window: Window) -> pd.DataFrame:
+    """The stored ``symbol``, ``date``, ``close`` and ``source`` of ``symbols`` in ``window``: the primary side of
+    :func:`cross_source_disagreement`, for a small sample of symbols."""
+    query = (
+        sa.select(daily_prices.c.symbol, daily_prices.c.date, daily_prices.c.close, daily_prices.c.source)
+        .where(
+            daily_prices.c.asset_class == asset_class,
+            daily_prices.c.symbol.in_(list(symbols)),
+            daily_prices.c.date.between(*window),
+        )
+        .order_by(daily_prices.c.symbol, daily_prices.c.date)
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(), columns=["symbol", "date", "close", "source"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +13,6 @@ import requests
 import yfinance as yf
 import yfinance.base
 from curl_cffi import requests as curl_requests
-from yfinance.data import SingletonMeta, YfData
 
 from lumia_assets.sim import MarketSimulator, SimConfig
 
@@ -37,16 +35,6 @@ class RoutedSession(curl_requests.Session):
         if url.startswith("https://"):
             url = f"{self.upstream}/{url.removeprefix('https://')}"
         return super().request(method, url, *args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def isolated_yfinance(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh yfinance: its own time-zone and cookie cache, no singleton session, crumb or memoized answers."""
-    yf.set_tz_cache_location(str(tmp_path_factory.mktemp("yfinance-cache")))
-    monkeypatch.delitem(SingletonMeta._instances, YfData, raising=False)
-    monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", 0)
-    yield
-    SingletonMeta._instances.pop(YfData, None)
 
 
 def _history(sim: MarketSimulator, yahoo_symbol: str, start: date, end: date) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 import dagster as dg
 
-from lumia_assets.calendars import EQUITY_TIMEZONE, crypto_days, equity_calendar_end, equity_holidays, equity_sessions
+from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates, equity_calendar_end, equity_holidays
 from lumia_assets.settings import Settings
 
 WEEKENDS = ("0 0 * * 6", "0 0 * * 0")
@@ -42,4 +42,4 @@ CRYPTO_PARTITIONS = crypto_partitions(SETTINGS.prices_start)
 def window_dates(window: dg.TimeWindow, calendar: str) -> list[date]:
     """The calendar's dates inside a partition time window (its end is exclusive)."""
     first, last = window.start.date(), (window.end - timedelta(days=1)).date()
-    return equity_sessions(first, last) if calendar == "equity" else crypto_days(first, last)
+    return calendar_dates(calendar, first, last)

@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 
-from lumia_assets.calendars import crypto_days, equity_sessions
+from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.defs.prices.jobs import crypto_prices_job, equity_prices_job
 from lumia_assets.defs.resources import WarehouseResource
@@ -37,7 +37,7 @@ def recent_dates(feed: PriceFeed, settings: Settings, now: datetime) -> list[dat
     """The feed's closed dates of the last ``gap_lookback_days`` days, not before the configured start."""
     last = feed.last_closed(now)
     first = max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
-    return equity_sessions(first, last) if feed.calendar == "equity" else crypto_days(first, last)
+    return calendar_dates(feed.calendar, first, last)
 
 
 def repairs_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:

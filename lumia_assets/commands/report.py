@@ -1,0 +1,69 @@
+"""``lumia report assets|daily|weekly``: inventory, a day's runs, and 7-day trends (``--json`` for machines)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lumia_assets.commands.output import engine, print_json, print_table, settings
+from lumia_assets.instance import get_instance
+from lumia_assets.monitoring.reports import COUNTERS, TRENDS, daily_report, plot_weekly, weekly_report
+from lumia_assets.warehouse.reports import INVENTORY_COLUMNS, inventory
+
+report_app = typer.Typer(help="Reports over the warehouse and the Dagster run history.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+RUN_COLUMNS = ("job", "status", "partitions", "duration_s", *COUNTERS, "coverage_pct", "failed_checks")
+
+
+def _day(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint="--date") from exc
+
+
+@report_app.command("assets")
+def assets_report(json_output: JsonOption = False) -> None:
+    """Inventory by asset class and exchange: active/inactive, price coverage, first and last date."""
+    rows = inventory(engine(settings()))
+    print_json({"assets": rows}) if json_output else print_table("assets", rows, INVENTORY_COLUMNS)
+
+
+@report_app.command("daily")
+def daily(
+    day: Annotated[str | None, typer.Option("--date", help="UTC day, YYYY-MM-DD (default: today).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """That day's runs: durations, rows, requests, 429s, errors and failed checks."""
+    report = daily_report(get_instance(), _day(day))
+    if json_output:
+        print_json(report)
+        return
+    print_table(f"runs on {report['date']}", report["runs"], RUN_COLUMNS)
+    typer.echo(", ".join(f"{key}: {value}" for key, value in report["totals"].items()))
+
+
+@report_app.command("weekly")
+def weekly(
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG chart here.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """7-day trends of success rate, coverage, rows, run time and peak memory."""
+    report = weekly_report(get_instance(), datetime.now(UTC).date())
+    if plot is not None:
+        plot_weekly(report, plot)
+    if json_output:
+        print_json(report)
+    else:
+        print_table(f"week {report['start']} to {report['end']}", report["days"], ("date", "runs", *TRENDS))
+        if plot is not None:
+            typer.echo(f"chart written to {plot}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")

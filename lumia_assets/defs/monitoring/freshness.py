@@ -1,0 +1,139 @@
+"""Freshness: a ``FreshnessPolicy`` per asset, and per-partition freshness checks run by a sensor.
+
+The policies look at the latest materialization of any partition, so a backfill of an old date satisfies them;
+the partition checks don't: each asks whether the partition due by now (by the calendar) was materialized.
+
+Why not ``build_time_partition_freshness_checks``: the equity partitions have ``end_offset=1`` and exclude
+holidays, so on a holiday evening its "last partition" is the *next* session, and the check would fail every
+holiday. These checks compute the due partition from the trading calendar instead, and emit the same
+``dagster/fresh_until_timestamp`` metadata, so ``build_sensor_for_freshness_checks`` schedules them.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowFreshnessPolicy
+from dagster._record import replace
+from dagster._utils.schedules import get_latest_completed_cron_tick
+
+from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+
+FRESH_UNTIL = "dagster/fresh_until_timestamp"
+LOOKBACK = timedelta(days=14)  # longer than any run of closed days (weekends, holidays)
+
+# Universes refresh at 17:00 New York on weekdays (holidays too): due by 19:00.
+UNIVERSE_POLICY = dg.FreshnessPolicy.cron(
+    deadline_cron="0 19 * * 1-5", lower_bound_delta=timedelta(hours=24), timezone=EQUITY_TIMEZONE
+)
+# A UTC day's candles close at 00:00 and are collected at 00:15: due by 02:00.
+CRYPTO_POLICY = dg.FreshnessPolicy.cron(deadline_cron="0 2 * * *", lower_bound_delta=timedelta(hours=2))
+# A cron deadline cannot skip NYSE holidays, so equities get a window: the longest closure between two sessions
+# (4 days, e.g. Friday to Tuesday over a Monday holiday) plus the 2 h from the 18:00 run to the 20:00 deadline.
+# The partition check below is the precise one: it is due at 20:00 New York on every session.
+EQUITY_POLICY = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=4, hours=2))
+POLICIES = {
+    "stock_universe": UNIVERSE_POLICY,
+    "fund_universe": UNIVERSE_POLICY,
+    "crypto_universe": UNIVERSE_POLICY,
+    "equity_daily_prices": EQUITY_POLICY,
+    "crypto_daily_prices": CRYPTO_POLICY,
+}
+
+
+def with_freshness_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """``spec`` with its policy from ``POLICIES``; an asset without one is an error naming it."""
+    key = spec.key.to_user_string()
+    if key not in POLICIES:
+        raise KeyError(f"asset {key} has no freshness policy: add it to POLICIES in {__name__}")
+    return spec.replace_attributes(freshness_policy=POLICIES[key])
+
+
+def with_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
+    """``defs`` with every asset given its policy. Modules importing an asset list it again; the folder loader
+    dedupes by identity, which mapping would break, so duplicates go first."""
+    unique = replace(defs, assets=list({id(asset): asset for asset in defs.assets or []}.values()))
+    return unique.map_asset_specs(func=with_freshness_policy)
+
+
+def policy_passes(policy: dg.FreshnessPolicy, last_materialized: float, now: datetime) -> bool:
+    """Whether a materialization at ``last_materialized`` (epoch seconds) satisfies ``policy`` at ``now``, as
+    Dagster's freshness daemon evaluates it."""
+    if isinstance(policy, CronFreshnessPolicy):
+        tick = get_latest_completed_cron_tick(policy.deadline_cron, now, policy.timezone)
+        return last_materialized >= tick.timestamp() - policy.lower_bound_delta.total_seconds()
+    assert isinstance(policy, TimeWindowFreshnessPolicy)
+    return now.timestamp() - last_materialized < policy.fail_window.to_timedelta().total_seconds()
+
+
+@dataclass(frozen=True)
+class PartitionDeadline:
+    """When each partition of a date-partitioned asset is due: ``due_after`` past midnight of its date."""
+
+    asset_key: dg.AssetKey
+    calendar: str  # "equity" or "crypto", see calendars.calendar_dates
+    timezone: str
+    due_after: timedelta
+
+    def due_at(self, day: date) -> datetime:
+        return datetime.combine(day, time(), ZoneInfo(self.timezone)) + self.due_after
+
+    def due_partition(self, now: datetime) -> date:
+        """The latest partition whose deadline has passed at ``now``."""
+        today = now.astimezone(ZoneInfo(self.timezone)).date()
+        return max(day for day in calendar_dates(self.calendar, today - LOOKBACK, today) if self.due_at(day) <= now)
+
+    def next_deadline(self, now: datetime) -> datetime:
+        """When the partition after the one due now becomes due."""
+        due = self.due_partition(now)
+        return self.due_at(calendar_dates(self.calendar, due + timedelta(days=1), due + LOOKBACK)[0])
+
+
+EQUITY_DEADLINE = PartitionDeadline(equity_daily_prices.key, "equity", EQUITY_TIMEZONE, timedelta(hours=20))
+CRYPTO_DEADLINE = PartitionDeadline(crypto_daily_prices.key, "crypto", "UTC", timedelta(hours=26))
+
+
+def evaluate_partition_freshness(
+    instance: dg.DagsterInstance, deadline: PartitionDeadline, now: datetime
+) -> dg.AssetCheckResult:
+    """Pass when the partition due at ``now`` has a materialization; an older one (a backfill) does not count."""
+    due = deadline.due_partition(now)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=deadline.asset_key, asset_partitions=[due.isoformat()]), limit=1
+    ).records
+    metadata: dict = {"expected_partition": due.isoformat(), "deadline": deadline.due_at(due).isoformat()}
+    if records:
+        metadata["materialized_at"] = dg.MetadataValue.timestamp(records[0].timestamp)
+        metadata[FRESH_UNTIL] = dg.MetadataValue.timestamp(deadline.next_deadline(now).timestamp())
+        description = f"partition {due} arrived"
+    else:
+        description = f"partition {due} was due by {deadline.due_at(due):%Y-%m-%d %H:%M %Z} and has not arrived"
+    return dg.AssetCheckResult(
+        passed=bool(records), severity=dg.AssetCheckSeverity.ERROR, description=description, metadata=metadata
+    )
+
+
+def partition_freshness_check(asset: dg.AssetsDefinition, deadline: PartitionDeadline) -> dg.AssetChecksDefinition:
+    """The check that the partition due by now arrived."""
+
+    @dg.asset_check(
+        asset=asset,
+        name="latest_partition_fresh",
+        description="The latest partition due by the calendar (equities 20:00 New York on NYSE sessions, crypto "
+        "02:00 UTC the next day) has been materialized. Backfills of older dates don't count.",
+    )
+    def latest_partition_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return evaluate_partition_freshness(context.instance, deadline, datetime.now(UTC))
+
+    return latest_partition_fresh
+
+
+FRESHNESS_CHECKS = [
+    partition_freshness_check(equity_daily_prices, EQUITY_DEADLINE),
+    partition_freshness_check(crypto_daily_prices, CRYPTO_DEADLINE),
+]
+freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=FRESHNESS_CHECKS, default_status=dg.DefaultSensorStatus.RUNNING
+)

@@ -1,0 +1,144 @@
+"""``lumia status``: per-asset health from the Dagster instance and the warehouse, and an overall verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from lumia_assets.defs.monitoring.freshness import (
+    CRYPTO_DEADLINE,
+    EQUITY_DEADLINE,
+    POLICIES,
+    PartitionDeadline,
+    evaluate_partition_freshness,
+    policy_passes,
+)
+from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
+from lumia_assets.defs.prices.sensors import recent_dates
+from lumia_assets.monitoring.runs import planned_assets
+from lumia_assets.settings import Settings
+from lumia_assets.warehouse.gaps import partition_gaps
+from lumia_assets.warehouse.reports import database_size
+
+FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+PRICE_ASSETS: dict[str, tuple[PriceFeed, PartitionDeadline]] = {
+    "equity_daily_prices": (EQUITY_FEED, EQUITY_DEADLINE),
+    "crypto_daily_prices": (CRYPTO_FEED, CRYPTO_DEADLINE),
+}
+SUCCESS_WINDOW = timedelta(days=7)
+
+
+def database_status(engine: Engine) -> dict[str, Any]:
+    """Whether the warehouse answers, its backend and size."""
+    try:
+        return {"reachable": True, "backend": engine.dialect.name, "size_bytes": database_size(engine), "error": None}
+    except SQLAlchemyError as exc:
+        return {"reachable": False, "backend": engine.dialect.name, "size_bytes": None, "error": str(exc)}
+
+
+def failing_checks(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey]) -> list[dict[str, Any]]:
+    """The checks whose latest completed evaluation failed, with severity and description."""
+    summaries = instance.event_log_storage.get_asset_check_summary_records(list(check_keys))
+    failing = []
+    for key, summary in sorted(summaries.items(), key=lambda item: item[0].to_user_string()):
+        record = summary.last_completed_check_execution_record
+        evaluation = record.event.asset_check_evaluation if record and record.event else None
+        if evaluation is not None and not evaluation.passed:
+            failing.append(
+                {"check": key.name, "severity": evaluation.severity.value, "description": evaluation.description}
+            )
+    return failing
+
+
+def success_rate(runs: dict[str, tuple[set[str], bool]], name: str) -> tuple[int, float | None]:
+    """Finished runs that targeted asset ``name``, and the share that succeeded (percent)."""
+    mine = [succeeded for targets, succeeded in runs.values() if name in targets]
+    return len(mine), (round(100 * sum(mine) / len(mine), 1) if mine else None)
+
+
+def _price_status(engine: Engine, settings: Settings, feed: PriceFeed, due: str, now: datetime) -> dict[str, Any]:
+    latest = partition_gaps(engine, feed.asset_classes, [datetime.fromisoformat(due).date()]).iloc[0]
+    coverage = round(100 * latest["present"] / latest["expected"], 2) if latest["expected"] else 100.0
+    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, settings, now))
+    return {"coverage_pct": coverage, "gaps": int(gaps["missing"].sum())}
+
+
+def asset_status(
+    instance: dg.DagsterInstance,
+    engine: Engine | None,
+    settings: Settings,
+    key: dg.AssetKey,
+    check_keys: Sequence[dg.AssetCheckKey],
+    runs: dict[str, tuple[set[str], bool]],
+    now: datetime,
+) -> dict[str, Any]:
+    """One asset's health; ``problems`` lists what makes it unhealthy (empty: healthy)."""
+    name = key.to_user_string()
+    latest = instance.get_latest_materialization_event(key)
+    status: dict[str, Any] = {
+        "asset": name,
+        "last_materialization": datetime.fromtimestamp(latest.timestamp, UTC).isoformat() if latest else None,
+        "age_hours": round((now.timestamp() - latest.timestamp) / 3600, 1) if latest else None,
+        "fresh": bool(latest) and policy_passes(POLICIES[name], latest.timestamp, now),
+        "latest_partition": None,
+        "latest_partition_filled": None,
+        "coverage_pct": None,
+        "gaps": None,
+    }
+    if name in PRICE_ASSETS:
+        feed, deadline = PRICE_ASSETS[name]
+        freshness = evaluate_partition_freshness(instance, deadline, now)
+        status["latest_partition"] = freshness.metadata["expected_partition"].value
+        status["fresh"] = status["fresh"] and freshness.passed
+        if engine is not None:
+            status.update(_price_status(engine, settings, feed, status["latest_partition"], now))
+            status["latest_partition_filled"] = (
+                freshness.passed and status["coverage_pct"] >= settings.coverage_threshold
+            )
+    status["failing_checks"] = failing_checks(instance, [k for k in check_keys if k.asset_key == key])
+    status["runs_7d"], status["success_rate_7d_pct"] = success_rate(runs, name)
+    status["problems"] = _problems(status, settings)
+    return status
+
+
+def _problems(status: dict[str, Any], settings: Settings) -> list[str]:
+    problems = []
+    if status["last_materialization"] is None:
+        problems.append("never materialized")
+    elif not status["fresh"]:
+        partition = f" (partition {status['latest_partition']} missing)" if status["latest_partition"] else ""
+        problems.append(f"stale: last materialized {status['age_hours']} h ago{partition}")
+    if status["coverage_pct"] is not None and status["coverage_pct"] < settings.coverage_threshold:
+        problems.append(f"coverage {status['coverage_pct']}% < {settings.coverage_threshold}%")
+    problems += [f"check {c['check']} failing" for c in status["failing_checks"] if c["severity"] == "ERROR"]
+    return problems
+
+
+def health_status(
+    instance: dg.DagsterInstance, engine: Engine, settings: Settings, defs: dg.Definitions, now: datetime | None = None
+) -> dict[str, Any]:
+    """Every asset's status, the database's, and ``healthy`` (no problem anywhere)."""
+    now = now or datetime.now(UTC)
+    database = database_status(engine)
+    graph = defs.resolve_asset_graph()
+    check_keys = list(graph.asset_check_keys)
+    records = instance.get_run_records(dg.RunsFilter(created_after=now - SUCCESS_WINDOW, statuses=list(FINISHED)))
+    runs = {
+        r.dagster_run.run_id: (
+            planned_assets(instance, r.dagster_run),
+            r.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
+        )
+        for r in records
+    }
+    reachable = engine if database["reachable"] else None
+    assets = [
+        asset_status(instance, reachable, settings, key, check_keys, runs, now)
+        for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+    ]
+    healthy = database["reachable"] and not any(a["problems"] for a in assets)
+    return {"healthy": healthy, "checked_at": now.isoformat(), "database": database, "assets": assets}

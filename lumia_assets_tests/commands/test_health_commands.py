@@ -1,0 +1,145 @@
+"""``lumia status``, ``lumia report`` and ``lumia cleanup`` over a Dagster home and a warehouse loaded from the sim."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pytest
+from typer.testing import CliRunner
+
+from lumia_assets.cli import app
+from lumia_assets.defs.monitoring.freshness import CRYPTO_DEADLINE, EQUITY_DEADLINE
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.resources import build_resources, warehouse_engine
+from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.instance import get_instance
+from lumia_assets.monitoring.cleanup import cleanup
+from lumia_assets_tests.defs.checks_helpers import CHECKS, execute
+from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, active_equities, settings_for
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture
+def loaded(sim, warehouse_url, tmp_path, monkeypatch) -> dg.DagsterInstance:
+    """Universes and the partitions due now, materialized with their checks into a fresh Dagster home."""
+    env = {
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "LUMIA_WAREHOUSE_URL": warehouse_url,
+        "LUMIA_MIN_STOCKS": "20",
+        "LUMIA_MIN_FUNDS": "5",
+        "LUMIA_MIN_CRYPTO_PAIRS": "5",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings, instance, now = settings_for(sim, warehouse_url), get_instance(), datetime.now(UTC)
+    runs = [
+        ([stock_universe, fund_universe, crypto_universe], None),
+        ([equity_daily_prices], EQUITY_DEADLINE.due_partition(now)),
+        ([crypto_daily_prices], CRYPTO_DEADLINE.due_partition(now)),
+    ]
+    for selection, partition in runs:
+        result = dg.materialize(
+            [*ALL_ASSETS, *CHECKS],
+            selection=dg.AssetSelection.assets(*selection),
+            partition_key=partition and partition.isoformat(),
+            resources=build_resources(settings),
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert result.success
+    return instance
+
+
+def _invoke(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, (json.loads(result.stdout) if "--json" in args and result.stdout.strip() else {})
+
+
+def test_status_is_healthy_then_fails_when_the_latest_day_loses_bars(loaded, warehouse_url) -> None:
+    code, status = _invoke("status", "--json")
+
+    assert code == 0, status
+    assert status["healthy"] and status["database"]["reachable"] and status["database"]["size_bytes"] > 0
+    by_asset = {a["asset"]: a for a in status["assets"]}
+    assert set(by_asset) == {"stock_universe", "fund_universe", "crypto_universe", "equity_daily_prices",
+                             "crypto_daily_prices"}  # fmt: skip
+    equity = by_asset["equity_daily_prices"]
+    assert equity["fresh"] and equity["latest_partition_filled"] and equity["coverage_pct"] >= 95
+    assert equity["failing_checks"] == [] and equity["runs_7d"] == 1 and equity["success_rate_7d_pct"] == 100.0
+    assert isinstance(equity["gaps"], int) and equity["age_hours"] < 1
+
+    latest = equity["latest_partition"]
+    for symbol in active_equities(warehouse_url)["symbol"][:5]:
+        execute(warehouse_url, "DELETE FROM daily_prices WHERE symbol = :s AND date = :d", s=symbol, d=latest)
+    code, status = _invoke("status", "--json")
+
+    assert code == 1
+    equity = next(a for a in status["assets"] if a["asset"] == "equity_daily_prices")
+    assert any(problem.startswith("coverage") for problem in equity["problems"])
+    assert runner.invoke(app, ["status"]).exit_code == 1  # the table form agrees
+
+
+def test_every_report_has_its_json_shape_and_weekly_writes_a_png(loaded, tmp_path) -> None:
+    code, assets = _invoke("report", "assets", "--json")
+    assert code == 0
+    row = next(r for r in assets["assets"] if r["asset_class"] == "stock")
+    assert set(row) == {"asset_class", "exchange", "active", "inactive", "priced", "coverage_pct", "first_date",
+                        "last_date"}  # fmt: skip
+
+    code, daily = _invoke("report", "daily", "--json")
+    assert code == 0 and daily["totals"]["runs"] == 3 and daily["totals"]["failed_runs"] == 0
+    equity_run = next(r for r in daily["runs"] if r["assets"] == ["equity_daily_prices"])
+    assert equity_run["rows_written"] > 0 and equity_run["upstream_requests"] > 0 and equity_run["status"] == "SUCCESS"
+    assert {"upstream_429s", "upstream_errors", "duration_s", "partitions", "failed_checks"} <= set(equity_run)
+
+    plot = tmp_path / "week.png"
+    code, weekly = _invoke("report", "weekly", "--json", "--plot", str(plot))
+    assert code == 0 and len(weekly["days"]) == 7
+    assert weekly["days"][-1]["runs"] == 3 and weekly["days"][-1]["success_rate_pct"] == 100.0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cleanup_prunes_exactly_the_runs_older_than_retention_and_keeps_every_price(
+    warehouse_url, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("LUMIA_WAREHOUSE_URL", warehouse_url)
+    instance = get_instance()
+    kept = dg.materialize([_trivial], instance=instance).run_id
+    failed = dg.materialize([_broken], instance=instance, raise_on_error=False).run_id
+    orphan = (
+        "INSERT INTO daily_prices (symbol, asset_class, date, close, source, fetched_at) VALUES (:s, :c, :d, 1, :o, :t)"
+    )
+    execute(warehouse_url, orphan, s="OLD", c="stock", d=date(2001, 1, 2), o="yahoo", t=datetime.now(UTC))
+    bars = _count_bars(warehouse_url)
+
+    code, dry = _invoke("cleanup", "--dry-run", "--retention-days", "30", "--json")
+    assert code == 0 and dry["dry_run"] and dry["pruned_runs"] == [] and dry["vacuum"] is None
+    assert dry["orphans"]["daily_prices"] == 1  # an orphan (no assets row) is reported, not deleted
+
+    report = cleanup(warehouse_engine(warehouse_url), instance, 1, now=datetime.now(UTC) + timedelta(days=2))
+
+    assert report.pruned_runs == [failed]  # the materializing run is kept for its history
+    assert [r.run_id for r in instance.get_runs()] == [kept]
+    assert report.orphans["daily_prices"] == 1 and _count_bars(warehouse_url) == bars - 1
+    assert report.vacuum is not None
+
+
+@dg.asset
+def _trivial() -> None: ...
+
+
+@dg.asset
+def _broken() -> None:
+    raise RuntimeError("upstream down")
+
+
+def _count_bars(warehouse_url: str) -> int:
+    import sqlalchemy as sa
+
+    with warehouse_engine(warehouse_url).connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM daily_prices")).scalar_one()

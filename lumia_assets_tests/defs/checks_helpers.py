@@ -1,0 +1,38 @@
+"""Run asset checks alone (no materialization) against a loaded warehouse, and read their evaluations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import sqlalchemy as sa
+
+from lumia_assets.defs.prices.checks import PRICE_CHECKS
+from lumia_assets.defs.resources import build_resources, warehouse_engine
+from lumia_assets.defs.universe.checks import UNIVERSE_CHECKS
+from lumia_assets.settings import Settings
+from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS
+
+CHECKS = [*UNIVERSE_CHECKS, *PRICE_CHECKS]
+
+
+def run_checks(
+    settings: Settings, asset: str, start: date | None = None, end: date | None = None
+) -> dict[str, dg.AssetCheckEvaluation]:
+    """Evaluate every check of ``asset`` (over ``start``..``end`` for partitioned ones), by check name."""
+    tags = {}
+    if start is not None:
+        tags = {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
+    result = dg.materialize(
+        [*ALL_ASSETS, *CHECKS],
+        selection=dg.AssetSelection.checks_for_assets(asset),
+        resources=build_resources(settings),
+        tags=tags,
+        raise_on_error=False,
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def execute(warehouse_url: str, statement: str, **params: object) -> None:
+    with warehouse_engine(warehouse_url).begin() as conn:
+        conn.execute(sa.text(statement), params)

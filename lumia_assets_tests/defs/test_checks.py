@@ -1,0 +1,122 @@
+"""Asset checks against the simulator: green on clean data, red with the right severity and sample on corruption."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets_tests.defs.checks_helpers import execute, run_checks
+from lumia_assets_tests.defs.prices_helpers import load_universes, materialize, settings_for
+
+pytestmark = pytest.mark.slow
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+START, END = date(2024, 6, 4), date(2024, 6, 7)
+
+
+@pytest.fixture
+def settings(sim, warehouse_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    for name, value in {"LUMIA_MIN_STOCKS": "20", "LUMIA_MIN_FUNDS": "5", "LUMIA_MIN_CRYPTO_PAIRS": "5"}.items():
+        monkeypatch.setenv(name, value)
+    settings = settings_for(sim, warehouse_url)
+    load_universes(settings)
+    return settings
+
+
+def _failed(evaluations: dict[str, dg.AssetCheckEvaluation]) -> dict[str, dg.AssetCheckSeverity]:
+    return {name: e.severity for name, e in evaluations.items() if not e.passed}
+
+
+def _sample(evaluation: dg.AssetCheckEvaluation) -> list[dict]:
+    return evaluation.metadata["sample"].value
+
+
+def test_universe_checks_pass_then_catch_a_drop_a_duplicate_and_a_missing_name(settings, warehouse_url) -> None:
+    assert _failed(run_checks(settings, "stock_universe")) == {}
+
+    columns = "asset_class, name, exchange, active, source, first_seen, last_seen"
+    last_stock = "(SELECT MAX(symbol) FROM assets WHERE asset_class = 'stock')"
+    execute(warehouse_url, f"UPDATE assets SET name = '' WHERE symbol = {last_stock.replace('MAX', 'MIN')}")
+    execute(warehouse_url, f"INSERT INTO assets (symbol, {columns}) SELECT LOWER(symbol), {columns} FROM assets "
+            f"WHERE symbol = {last_stock}")  # fmt: skip
+    drop = "INSERT INTO universe_snapshots (universe, taken_at, active_count, added, removed, reactivated) "
+    execute(warehouse_url, drop + "VALUES ('stock_universe', :now, 28, 0, 19, 0)", now=datetime.now(UTC))
+    evaluations = run_checks(settings, "stock_universe")
+
+    assert _failed(evaluations) == {
+        "size_and_churn_within_bounds": ERROR,
+        "no_duplicate_symbols": ERROR,
+        "required_fields_present": ERROR,
+    }
+    assert "40%" in evaluations["size_and_churn_within_bounds"].description
+    assert _sample(evaluations["required_fields_present"])[0]["reason"] == "name"
+    assert _sample(evaluations["no_duplicate_symbols"])[0]["copies"] == 2
+
+
+def test_equity_checks_pass_then_flag_high_below_low_a_missing_day_and_a_jump(settings, warehouse_url, monkeypatch):
+    assert materialize(settings, [equity_daily_prices], START, END).success
+    clean = run_checks(settings, "equity_daily_prices", START, END)
+    assert _failed(clean) == {}
+    assert clean["coverage"].metadata["partitions"].value == f"{START}..{END}"
+    assert clean["coverage"].metadata["dates"].value == 4
+    assert clean["table_ohlc_sanity"].metadata["partitions"].value == "all"
+
+    symbol = _first_stock(warehouse_url)
+    execute(warehouse_url, "UPDATE daily_prices SET high = low / 2 WHERE symbol = :s AND date = :d", s=symbol, d=START)
+    execute(warehouse_url, "DELETE FROM daily_prices WHERE symbol = :s AND date = :d", s=symbol, d=date(2024, 6, 5))
+    jump = "UPDATE daily_prices SET close = close * 1.3, high = high * 1.3, adj_close = adj_close * 1.3"
+    execute(warehouse_url, jump + " WHERE symbol = :s AND date = :d", s=symbol, d=END)
+    monkeypatch.setenv("LUMIA_COVERAGE_THRESHOLD", "99.5")
+    evaluations = run_checks(settings, "equity_daily_prices", START, END)
+
+    failed = _failed(evaluations)
+    assert failed["ohlc_sanity"] == failed["table_ohlc_sanity"] == ERROR
+    assert failed["coverage"] == failed["no_unexplained_jumps"] == WARN
+    assert (
+        _sample(evaluations["ohlc_sanity"])[0] | {"symbol": symbol, "date": str(START), "reason": "low > high"}
+        == (_sample(evaluations["ohlc_sanity"])[0])
+    )
+    missing = {row["date"]: row["missing_symbols"] for row in _sample(evaluations["coverage"])}
+    assert symbol in missing["2024-06-05"]
+    jump = _sample(evaluations["no_unexplained_jumps"])[0]
+    assert (jump["symbol"], jump["date"]) == (symbol, str(END))
+    assert jump["change"] == pytest.approx(0.3, abs=0.1)
+
+
+def test_cross_exchange_check_flags_a_secondary_exchange_that_disagrees(sim, settings, warehouse_url) -> None:
+    end = datetime.now(UTC).date() - timedelta(days=2)
+    start = end - timedelta(days=2)
+    assert materialize(settings, [crypto_daily_prices], start, end).success
+    assert _failed(run_checks(settings, "crypto_daily_prices", start, end)) == {}
+
+    symbol = _pair_on_kraken_and_coinbase(warehouse_url)
+    sim.crypto.set_price_skew("coinbaseexchange", symbol, 1.1)
+    evaluation = run_checks(settings, "crypto_daily_prices", start, end)["cross_exchange_agreement"]
+
+    assert (evaluation.passed, evaluation.severity) == (False, WARN)
+    assert {row["symbol"] for row in _sample(evaluation)} == {symbol}
+    assert _sample(evaluation)[0]["difference"] == pytest.approx(0.1, abs=0.01)
+    assert evaluation.metadata["partitions"].value == f"{start}..{end}"
+
+
+def _first_stock(warehouse_url: str) -> str:
+    from lumia_assets_tests.defs.prices_helpers import active_equities
+
+    return active_equities(warehouse_url).query("asset_class == 'stock'")["symbol"].iloc[0]
+
+
+def _pair_on_kraken_and_coinbase(warehouse_url: str) -> str:
+    """A pair stored from Kraken that Coinbase lists too: Coinbase is its secondary exchange."""
+    import sqlalchemy as sa
+
+    from lumia_assets.defs.resources import warehouse_engine
+
+    query = sa.text(
+        "SELECT c.symbol FROM crypto c JOIN daily_prices p ON p.symbol = c.symbol AND p.asset_class = 'crypto' "
+        "WHERE c.exchanges LIKE '%coinbaseexchange%' AND p.source = 'kraken' ORDER BY c.symbol LIMIT 1"
+    )
+    with warehouse_engine(warehouse_url).connect() as conn:
+        return conn.execute(query).scalar_one()
