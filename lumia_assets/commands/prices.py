@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lumia_assets.calendars import crypto_days, equity_sessions
+from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.instance import get_instance
 from lumia_assets.settings import Settings, SettingsError
@@ -49,12 +49,10 @@ def _parse_day(value: str, option: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from exc
 
 
-def calendar_dates(feed: PriceFeed, start: date, end: date) -> list[date]:
+def closed_dates(feed: PriceFeed, start: date, end: date) -> list[date]:
     """The feed's dates from ``start`` to ``end``, cut at its latest closed date."""
     end = min(end, feed.last_closed(datetime.now(UTC)))
-    if start > end:
-        return []
-    return equity_sessions(start, end) if feed.calendar == "equity" else crypto_days(start, end)
+    return calendar_dates(feed.calendar, start, end) if start <= end else []
 
 
 def _run(job_name: str, tags: dict[str, str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -88,7 +86,7 @@ def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> 
 
 def _collect_range(console: Console, feed_name: str, first: date, last: date, instance: dg.DagsterInstance) -> bool:
     feed, job_name = FEEDS[feed_name]
-    dates = calendar_dates(feed, first, last)
+    dates = closed_dates(feed, first, last)
     if not dates:
         console.print(f"{feed_name}: nothing closed between {first} and {last}")
         return True
@@ -142,7 +140,7 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
         feed = FEEDS[name][0]
         last = end or feed.last_closed(datetime.now(UTC))
         first = start or max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
-        counts = partition_gaps(engine, feed.asset_classes, calendar_dates(feed, first, last))
+        counts = partition_gaps(engine, feed.asset_classes, closed_dates(feed, first, last))
         for row in counts[counts["missing"] > 0].itertuples():
             rows.append({"assets": name, "date": row.date.isoformat(), "expected": int(row.expected),
                          "present": int(row.present), "missing": int(row.missing)})  # fmt: skip

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 NoDataKind = Literal["unknown_symbol", "delisted", "no_bars"]
@@ -20,11 +21,12 @@ class SourceError(RuntimeError):
 class NoDataError(SourceError):
     """The upstream has no data for ``symbol`` (in the asked range)."""
 
-    def __init__(self, symbol: str, kind: NoDataKind, detail: str) -> None:
+    def __init__(self, symbol: str, kind: NoDataKind, detail: str, listed_on: date | None = None) -> None:
         super().__init__(f"{symbol}: {detail}")
         self.symbol = symbol
         self.kind = kind
         self.detail = detail
+        self.listed_on = listed_on  # the first trading day, when the upstream told it
 
 
 class TransientUpstreamError(SourceError):

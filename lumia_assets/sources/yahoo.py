@@ -71,10 +71,13 @@ def history_to_rows(
 
 
 def _epoch_day(value: object) -> date | None:
-    """An epoch-seconds metadata field as the New York date it falls on."""
-    if not isinstance(value, int | float):
+    """A metadata time (epoch seconds, or the timestamp yfinance formats it into) as its New York date."""
+    if isinstance(value, int | float):
+        value = pd.Timestamp(int(value), unit="s", tz="UTC")
+    if not isinstance(value, datetime):
         return None
-    return pd.Timestamp(int(value), unit="s", tz="UTC").tz_convert(EQUITY_TIMEZONE).date()
+    stamp = pd.Timestamp(value)
+    return (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).tz_convert(EQUITY_TIMEZONE).date()
 
 
 def _no_data(symbol: str, yahoo_symbol: str, error: YFException, metadata: dict, end: date) -> NoDataError:
@@ -82,10 +85,13 @@ def _no_data(symbol: str, yahoo_symbol: str, error: YFException, metadata: dict,
     if not metadata or isinstance(error, YFTzMissingError):
         return NoDataError(symbol, "unknown_symbol", f"Yahoo does not know {yahoo_symbol} ({error})")
     detail = f"Yahoo has no bars for {yahoo_symbol} in the range ({error})"
+    listed_on = _epoch_day(metadata.get("firstTradeDate"))
     last_trade = _epoch_day(metadata.get("regularMarketTime"))
     if last_trade is not None and last_trade < end - timedelta(days=DELISTED_AFTER_DAYS):
-        return NoDataError(symbol, "delisted", f"{detail}; it last traded on {last_trade}")
-    return NoDataError(symbol, "no_bars", detail)
+        return NoDataError(symbol, "delisted", f"{detail}; it last traded on {last_trade}", listed_on)
+    if listed_on is not None and listed_on > end:
+        return NoDataError(symbol, "no_bars", f"{detail}; it first traded on {listed_on}", listed_on)
+    return NoDataError(symbol, "no_bars", detail, listed_on)
 
 
 def fetch_yahoo_history(

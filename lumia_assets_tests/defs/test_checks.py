@@ -86,6 +86,17 @@ def test_equity_checks_pass_then_flag_high_below_low_a_missing_day_and_a_jump(se
     assert jump["change"] == pytest.approx(0.3, abs=0.1)
 
 
+def test_a_deleted_day_is_an_error_naming_the_date(sim, settings, warehouse_url) -> None:
+    assert materialize(settings, [equity_daily_prices], START, END).success
+    execute(warehouse_url, "DELETE FROM daily_prices WHERE date = :d", d=date(2024, 6, 5))
+
+    evaluation = run_checks(settings, "equity_daily_prices", START, END)["coverage"]
+
+    assert (evaluation.passed, evaluation.severity) == (False, ERROR)
+    assert _sample(evaluation)[0]["date"] == "2024-06-05"
+    assert _sample(evaluation)[0]["coverage"] == 0.0
+
+
 def test_cross_exchange_check_flags_a_secondary_exchange_that_disagrees(sim, settings, warehouse_url) -> None:
     end = datetime.now(UTC).date() - timedelta(days=2)
     start = end - timedelta(days=2)

@@ -1,7 +1,8 @@
 """Price checks: per evaluated partition range (partitioned checks) and over the whole table (asset-level).
 
 ERROR for corrupt data (OHLC sanity, duplicate bars, adjustments inconsistent with the corporate actions), blocking;
-WARN for degraded data (coverage below LUMIA_COVERAGE_THRESHOLD, unexplained jumps, cross-exchange disagreement).
+WARN for degraded data (coverage below LUMIA_COVERAGE_THRESHOLD, unexplained jumps, cross-exchange disagreement);
+coverage is an ERROR when a date has lost most of its bars.
 A partitioned check in a range run evaluates every date of the range and names the partitions in its metadata.
 """
 
@@ -30,8 +31,15 @@ from lumia_assets.warehouse import quality
 from lumia_assets.warehouse.store import active_symbols
 
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
+MISSING_DAY_COVERAGE = 0.5  # below this share of symbols, a date counts as missing: ERROR, alerting
 CROSS_EXCHANGE_SAMPLE = 10
 CROSS_EXCHANGE_TOLERANCE = 0.005
+
+
+def coverage_severity(result: quality.QualityResult) -> dg.AssetCheckSeverity:
+    """WARN for a thin date; ERROR when a date lost most of its bars (a missing day is missing data, not noise)."""
+    worst = min((row["coverage"] for row in result.sample), default=1.0)
+    return ERROR if worst < MISSING_DAY_COVERAGE else WARN
 
 
 def evaluated_dates(context: dg.AssetCheckExecutionContext, feed: PriceFeed) -> list[date]:
@@ -78,7 +86,9 @@ def window_checks(asset: dg.AssetsDefinition, feed: PriceFeed, partitions: dg.Pa
         dates = evaluated_dates(context, feed)
         threshold = Settings.from_env().coverage_threshold
         result = quality.price_coverage(warehouse.engine(), classes, dates, threshold / 100)
-        return check_result(result, WARN, threshold_pct=threshold, **partitions_metadata(context, dates))
+        return check_result(
+            result, coverage_severity(result), threshold_pct=threshold, **partitions_metadata(context, dates)
+        )
 
     jump = JUMP_THRESHOLDS[feed.calendar]
 

@@ -116,6 +116,8 @@ def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: 
         symbol = outcome.instrument.symbol
         if outcome.no_data is not None:
             report.no_data[symbol] = outcome.no_data.kind
+            if outcome.no_data.listed_on is not None:
+                listed_on.append((symbol, outcome.instrument.asset_class, outcome.no_data.listed_on))
         elif isinstance(outcome.error, RangeNotServedError):
             report.not_served[symbol] = str(outcome.error)
         elif outcome.error is not None:

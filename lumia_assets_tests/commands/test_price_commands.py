@@ -1,0 +1,68 @@
+"""``lumia backfill`` and ``lumia gaps`` against the simulator, recorded in a Dagster home."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dagster as dg
+import pytest
+from typer.testing import CliRunner
+
+from lumia_assets.cli import app
+from lumia_assets.instance import get_instance
+from lumia_assets_tests.defs.checks_helpers import execute
+from lumia_assets_tests.defs.prices_helpers import FAST_BUDGETS, load_universes, settings_for, stored_prices
+
+runner = CliRunner()
+START, END = "2024-06-03", "2024-06-07"
+
+
+@pytest.fixture
+def env(sim, warehouse_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("LUMIA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("LUMIA_RATE_LIMITS", FAST_BUDGETS)
+    monkeypatch.setenv("LUMIA_CRYPTO_EXCHANGES", "binance")
+    monkeypatch.setenv("LUMIA_GAP_LOOKBACK_DAYS", "10")
+    load_universes(settings_for(sim, warehouse_url))
+    return warehouse_url
+
+
+@pytest.mark.slow
+def test_backfill_fills_the_range_in_one_recorded_run_and_gaps_lists_what_is_missing(sim, env) -> None:
+    result = runner.invoke(app, ["backfill", "--start", START, "--end", END, "--assets", "equity"])
+
+    assert result.exit_code == 0, result.output
+    assert "equity 2024-06-03..2024-06-07: ok" in result.output
+    assert sorted(set(stored_prices(env, ("stock", "etf", "mutual_fund"))["date"].astype(str))) == [
+        "2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06", "2024-06-07",
+    ]  # fmt: skip
+    runs = get_instance().get_runs(filters=dg.RunsFilter(job_name="equity_prices_job"))
+    assert [run.tags["dagster/asset_partition_range_start"] for run in runs] == [START]
+
+    gaps = ["gaps", "--assets", "equity", "--start", START, "--end", END, "--json"]
+    complete = runner.invoke(app, gaps)
+    assert complete.exit_code == 0 and json.loads(complete.stdout) == []
+
+    execute(env, "DELETE FROM daily_prices WHERE date = :d AND asset_class = 'stock'", d=date(2024, 6, 5))
+    missing = runner.invoke(app, gaps)
+    assert missing.exit_code == 1
+    [row] = json.loads(missing.stdout)
+    assert (row["assets"], row["date"]) == ("equity", "2024-06-05")
+    assert row["missing"] == row["expected"] - row["present"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2024-13-01", "--end", END], "'2024-13-01' is not a date"),
+        (["--start", END, "--end", START], "is after --end"),
+        (["--start", "2001-01-02", "--end", END], "before LUMIA_PRICES_START_DATE"),
+    ],
+)
+def test_backfill_refuses_a_bad_range_naming_it(env, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["backfill", *args])
+
+    assert result.exit_code == 2
+    assert message in result.output
