@@ -126,13 +126,13 @@ def test_a_server_limit_below_the_budget_is_converged_to_without_a_ban(sim: Mark
     client = HttpClient(upstream_url=sim.url, timeout=5, policy=fast_policy(75, 20))
     started = time.time()
 
-    raised = hammer(client, threads=4, seconds=9.0)
+    raised = hammer(client, threads=4, seconds=11.0)
 
     assert raised == []
     records = sim.requests(BINANCE)
     assert all(r.status != 418 for r in records)
-    measured = window(records, started + 6.5, started + 9.0)
-    achieved = sum(r.status == 200 for r in measured) / 2.5
+    measured = window(records, started + 6.0, started + 11.0)
+    achieved = sum(r.status == 200 for r in measured) / 5.0
     assert achieved >= 0.9 * 50, f"{achieved:.1f} requests/s against a server allowing 50"
 
 
