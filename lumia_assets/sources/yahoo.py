@@ -51,23 +51,21 @@ def history_to_rows(
     missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
     if missing:
         raise MalformedResponseError(f"{symbol}: Yahoo history lacks columns {missing}")
-    days = [ts.date() for ts in pd.DatetimeIndex(history.index)]
-    bars = history[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS).astype("float64")
-    bars = bars.assign(symbol=symbol, asset_class=asset_class, date=days, source=source, fetched_at=fetched_at)
-    empty_actions = pd.DataFrame({"date": [], "action": [], "value": []})
-    actions = [
-        pd.DataFrame({"date": days, "action": action, "value": history[column].to_numpy(dtype="float64")})
-        for column, action in ACTION_COLUMNS.items()
-        if column in history.columns
-    ]
-    action_rows = pd.concat([empty_actions, *actions], ignore_index=True)
-    action_rows = action_rows[action_rows["value"].fillna(0) != 0].assign(
-        symbol=symbol, asset_class=asset_class, source=source, fetched_at=fetched_at
-    )
-    return SymbolHistory(
-        bars=bars.reset_index(drop=True)[list(PRICE_COLUMNS)],
-        actions=action_rows.reset_index(drop=True)[list(CORPORATE_ACTION_COLUMNS)],
-    )
+    days = pd.DatetimeIndex(history.index).date
+    values = {name: history[column].to_numpy(dtype="float64") for column, name in HISTORY_COLUMNS.items()}
+    bars = pd.DataFrame(
+        {"symbol": symbol, "asset_class": asset_class, "date": days, **values, "source": source,
+         "fetched_at": fetched_at},
+        columns=list(PRICE_COLUMNS),
+    )  # fmt: skip
+    actions: list[dict[str, object]] = []
+    for column, action in ACTION_COLUMNS.items():
+        if column in history.columns:
+            amounts = history[column].to_numpy(dtype="float64")
+            actions += [{"date": days[i], "action": action, "value": amounts[i]} for i in amounts.nonzero()[0]]
+    action_rows = pd.DataFrame(actions, columns=["date", "action", "value"]).dropna(subset=["value"])
+    action_rows = action_rows.assign(symbol=symbol, asset_class=asset_class, source=source, fetched_at=fetched_at)
+    return SymbolHistory(bars=bars, actions=action_rows[list(CORPORATE_ACTION_COLUMNS)])
 
 
 def _epoch_day(value: object) -> date | None:
