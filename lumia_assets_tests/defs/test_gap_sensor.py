@@ -11,7 +11,14 @@ import pytest
 
 from lumia_assets.calendars import equity_sessions, last_closed_equity_session
 from lumia_assets.defs.prices.assets import equity_daily_prices
-from lumia_assets.defs.prices.sensors import GAP_REPAIR, TRIGGER_TAG, plan_repairs, price_gap_sensor
+from lumia_assets.defs.prices.sensors import (
+    GAP_REPAIR,
+    RANGE_END,
+    RANGE_START,
+    TRIGGER_TAG,
+    plan_repairs,
+    price_gap_sensor,
+)
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.warehouse.gaps import missing_cells
 from lumia_assets_tests.defs.prices_helpers import (
@@ -64,33 +71,39 @@ def test_the_sensor_requests_exactly_the_partitions_with_gaps_and_they_get_repai
     requests = _equity_requests(_evaluate(settings, instance))
 
     gap_days = {d for d in window if not missing_cells(engine, EQUITY, [d]).empty}
-    assert {r.partition_key for r in requests} == {d.isoformat() for d in sorted(gap_days)[:2]}
-    assert holes <= gap_days
+    assert gap_days == holes  # nothing else is missing: listing dates are known
+    assert sorted(r.partition_key for r in requests) == sorted(d.isoformat() for d in holes)
     assert all(r.tags[TRIGGER_TAG] == GAP_REPAIR for r in requests)
     sim.faults.clear()
-    for day in sorted(gap_days):
-        run = materialize(
-            settings, [equity_daily_prices], day,
-            run_config={"ops": {"equity_daily_prices": {"config": {"only_missing": True}}}},
-        )  # fmt: skip
-        assert run.success
+    for request in requests:
+        day = date.fromisoformat(request.partition_key)
+        assert materialize(settings, [equity_daily_prices], day, run_config=request.run_config).success
     assert missing_cells(engine, EQUITY, window).empty
+    assert _equity_requests(_evaluate(settings, instance)) == []
 
 
-def test_repairs_are_bounded_and_never_requested_twice_while_running(sim, settings) -> None:
-    days = [date(2024, 6, d) for d in (3, 4, 5, 6, 7)]
+def _spans(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
+    return [(r.tags.get(RANGE_START, r.partition_key), r.tags.get(RANGE_END, r.partition_key)) for r in requests]
+
+
+def test_adjacent_gaps_share_a_range_run_and_repairs_are_bounded_and_never_repeated(settings) -> None:
+    calendar = equity_sessions(date(2024, 5, 27), date(2024, 6, 14))  # Memorial Day is not a session
+    days = [(5, 28), (5, 29), (5, 31), (6, 3), (6, 10), (6, 14)]
+    gaps = {"equity": [date(2024, month, day) for month, day in days]}
     attempts: dict[str, int] = {}
     limited = replace(settings, gap_max_runs=2, gap_max_attempts=2)
 
-    first = plan_repairs({"equity": days}, set(), attempts, limited)
-    assert [r.partition_key for r in first] == ["2024-06-03", "2024-06-04"]
+    first = plan_repairs(gaps, {"equity": calendar}, [], attempts, limited)
+    assert _spans(first) == [("2024-05-28", "2024-05-29"), ("2024-05-31", "2024-06-03")]  # 05-30 is complete
+    assert first[1].partition_key is None and first[1].run_config["ops"]["equity_daily_prices"]["config"] == {
+        "only_missing": True
+    }
 
-    running = {("equity_prices_job", "2024-06-03")}
-    second = plan_repairs({"equity": days}, running, attempts, limited)
-    assert [r.partition_key for r in second] == ["2024-06-04"]  # one slot left; 06-03 is running
+    running = [("equity_prices_job", date(2024, 5, 28), date(2024, 5, 29))]
+    second = plan_repairs(gaps, {"equity": calendar}, running, attempts, limited)
+    assert _spans(second) == [("2024-05-31", "2024-06-03")]  # one slot left; 05-28..29 is running
 
-    plan_repairs({"equity": days}, set(), attempts, limited)
-    assert attempts["equity:2024-06-04"] == 2
-    exhausted = plan_repairs({"equity": days[:2]}, set(), attempts, limited)
-    assert exhausted == []  # both partitions have had their two attempts
+    third = plan_repairs(gaps, {"equity": calendar}, [], attempts, limited)
+    assert _spans(third) == [("2024-05-28", "2024-05-29"), ("2024-06-10", "2024-06-10")]  # 05-31..06-03: 2 tries
+    assert attempts["equity:2024-06-03"] == 2
     assert json.loads(json.dumps(attempts)) == attempts
