@@ -15,8 +15,9 @@ import dagster as dg
 import typer
 
 from lumia_assets.commands import cleanup, health, prices, report
+from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.instance import ensure_dagster_home
-from lumia_assets.settings import Settings, SettingsError, project_root
+from lumia_assets.settings import project_root
 
 SIMULATOR_BUDGETS = ",".join(
     f"{host}=200:50"
@@ -24,14 +25,6 @@ SIMULATOR_BUDGETS = ",".join(
                  "api.exchange.coinbase.com")
 )  # fmt: skip
 app = typer.Typer(help="lumia: US equities, funds and crypto market data on Dagster.", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        typer.secho(f"configuration error: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from exc
 
 
 def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
@@ -111,7 +104,7 @@ def dev(
 ) -> None:
     """Start Dagster (web UI + daemon) on the persistent instance in $DAGSTER_HOME."""
     _exit_on_sigterm()
-    _settings()
+    load_settings()
     home = ensure_dagster_home()
     typer.echo(f"Dagster home: {home}")
     webserver = _dagster_dev(host, port, dict(os.environ))
@@ -140,7 +133,7 @@ def demo(
     try:
         _wait_for_port("127.0.0.1", sim_port, 120, children[0])
         os.environ.update(env)
-        _settings()
+        load_settings()
         children.append(_dagster_dev("127.0.0.1", port, env))
         _wait_for_port("127.0.0.1", port, 180, children[1])
         typer.secho(
@@ -161,7 +154,7 @@ def migrate() -> None:
     """Create or upgrade the warehouse schema (also done automatically on first use)."""
     from lumia_assets.warehouse.engine import connect_warehouse
 
-    settings = _settings()
+    settings = load_settings()
     engine = connect_warehouse(settings.warehouse_url)
     typer.echo(f"warehouse at {engine.url.render_as_string(hide_password=True)} is up to date")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -10,12 +9,13 @@ from typing import Annotated, Any
 import dagster as dg
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from lumia_assets.calendars import calendar_dates
+from lumia_assets.commands.output import print_json, print_table
+from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.instance import get_instance
-from lumia_assets.settings import Settings, SettingsError
+from lumia_assets.settings import Settings
 
 FEEDS: dict[str, tuple[PriceFeed, str]] = {
     "equity": (EQUITY_FEED, "equity_prices_job"),
@@ -33,13 +33,6 @@ class AssetChoice(StrEnum):
 
     def feeds(self) -> list[str]:
         return list(FEEDS) if self is AssetChoice.all else [self.value]
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from exc
 
 
 def _parse_day(value: str, option: str) -> date:
@@ -99,7 +92,7 @@ def collect(
     assets: Annotated[AssetChoice, typer.Option(help="Which prices to collect.")] = AssetChoice.all,
 ) -> None:
     """Refresh the universes, then fill the latest closed partitions (or everything, with --full-refresh)."""
-    settings = _settings()
+    settings = load_settings()
     console = Console()
     instance = get_instance()
     ok = _report(console, "universes", _run("universe_job", {}, instance))
@@ -117,7 +110,7 @@ def backfill(
     assets: Annotated[AssetChoice, typer.Option(help="Which prices to backfill.")] = AssetChoice.all,
 ) -> None:
     """Backfill a range of partitions in one run per asset: each symbol's range in as few requests as possible."""
-    settings = _settings()
+    settings = load_settings()
     first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
     if first > last:
         raise typer.BadParameter(f"--start {first} is after --end {last}")
@@ -154,7 +147,7 @@ def gaps(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """List the partitions with missing (symbol, date) cells of active symbols. Exit 1 when there are any."""
-    settings = _settings()
+    settings = load_settings()
     rows = gap_rows(
         assets.feeds(),
         _parse_day(start, "--start") if start else None,
@@ -162,12 +155,9 @@ def gaps(
         settings,
     )
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        print_json(rows)
     else:
-        table = Table("assets", "date", "expected", "present", "missing", title="Partitions with gaps")
-        for row in rows:
-            table.add_row(*(str(row[key]) for key in ("assets", "date", "expected", "present", "missing")))
-        Console().print(table if rows else "no gaps")
+        print_table("Partitions with gaps", rows, ["assets", "date", "expected", "present", "missing"])
     raise typer.Exit(1 if rows else 0)
 
 
