@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -20,7 +20,13 @@ from sqlalchemy.engine import Engine
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_daily_bars
 from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
-from lumia_assets.warehouse.store import LISTED_ON_COLUMNS, STATUS_COLUMNS, PriceBatch, write_price_batch
+from lumia_assets.warehouse.store import (
+    LISTED_ON_COLUMNS,
+    STATUS_COLUMNS,
+    BatchCounts,
+    PriceBatch,
+    write_price_batch,
+)
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_WORKERS = 8
@@ -149,6 +155,17 @@ def _chunks(items: Sequence[Instrument], size: int) -> Iterator[list[Instrument]
         yield chunk
 
 
+def _count_written(report: CollectionReport, counts: BatchCounts, log: logging.Logger | None) -> None:
+    report.rows_written += counts.bars
+    report.actions_written += counts.actions
+    report.batches += 1
+    if log:
+        log.info(
+            f"batch {report.batches}: {counts.statuses} symbols, {counts.bars} bars written "
+            f"({len(report.covered)}/{report.expected} symbols fetched with bars so far)"
+        )
+
+
 def collect_prices(
     engine: Engine,
     instruments: Sequence[Instrument],
@@ -162,22 +179,25 @@ def collect_prices(
 ) -> CollectionReport:
     """Fetch ``sessions`` (sorted, closed) for every instrument, each symbol's whole range at once; write per batch.
 
-    Each batch of ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches.
+    Each batch of ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches; the
+    next batch is fetched while the previous one is being written.
     """
     report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
     if not report.sessions or not instruments:
         return report
     start, end = report.sessions[0], report.sessions[-1]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumia-fetch") as pool:
+    # The next batch is fetched while the previous one is written: at most one write in flight, in order.
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumia-fetch") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="lumia-write") as writer,
+    ):
+        writing: Future[BatchCounts] | None = None
         for chunk in _chunks(instruments, batch_size):
             outcomes = list(pool.map(lambda instrument: _fetch_one(fetch, instrument, start, end), chunk))
-            counts = write_price_batch(engine, _batch(outcomes, report, last_closed))
-            report.rows_written += counts.bars
-            report.actions_written += counts.actions
-            report.batches += 1
-            if log:
-                log.info(
-                    f"batch {report.batches}: {len(chunk)} symbols, {counts.bars} bars written "
-                    f"({len(report.covered)}/{report.expected} symbols covered so far)"
-                )
+            batch = _batch(outcomes, report, last_closed)
+            if writing is not None:
+                _count_written(report, writing.result(), log)
+            writing = writer.submit(write_price_batch, engine, batch)
+        if writing is not None:
+            _count_written(report, writing.result(), log)
     return report
