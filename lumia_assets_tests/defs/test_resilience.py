@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.sources.ratelimit import host_rate
 from lumia_assets_tests.defs.prices_helpers import (
     PRICE_VALUES,
     active_equities,
@@ -62,7 +63,8 @@ def test_a_429_storm_completes_and_the_limiter_converges_below_the_servers_limit
     _assert_equities_equal_the_truth(sim, warehouse_url)
     statuses = [r.status for r in sim.requests(host=YAHOO)]
     assert 418 not in statuses, "the limiter must never ignore Retry-After long enough to be banned"
-    assert statuses.count(429) <= 8, "learning the limit costs a few 429s, not a share of the run"
+    # At most the opening burst (our Yahoo burst is 10 against the server's 2) and a few learning cycles.
+    assert statuses.count(429) <= host_rate(YAHOO).burst + 3, "learning the limit costs a few 429s, not a share"
     adapted = statuses[2 * len(statuses) // 3 :]
     assert adapted.count(429) / len(adapted) < 0.01, "once adapted, under 1% of requests see a 429"
 
