@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -13,14 +13,12 @@ from rich.console import Console
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.commands.output import print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
-from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
+from lumia_assets.defs.prices.assets import PriceFeed
+from lumia_assets.defs.prices.jobs import FEEDS, range_tags
+from lumia_assets.defs.prices.sensors import recent_dates
 from lumia_assets.instance import get_instance
 from lumia_assets.settings import Settings
 
-FEEDS: dict[str, tuple[PriceFeed, str]] = {
-    "equity": (EQUITY_FEED, "equity_prices_job"),
-    "crypto": (CRYPTO_FEED, "crypto_prices_job"),
-}
 SUMMARY_KEYS = ("first_date", "last_date", "rows_written", "coverage_pct", "symbols_failed", "upstream_requests")
 
 
@@ -55,13 +53,6 @@ def _run(job_name: str, tags: dict[str, str], instance: dg.DagsterInstance) -> d
     return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
-def _range_tags(first: date, last: date) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": last.isoformat(),
-    }
-
-
 def _summary(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     materializations = [e.event_specific_data.materialization for e in result.all_events if e.is_step_materialization]
     if not materializations:
@@ -78,12 +69,12 @@ def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> 
 
 
 def _collect_range(console: Console, feed_name: str, first: date, last: date, instance: dg.DagsterInstance) -> bool:
-    feed, job_name = FEEDS[feed_name]
+    feed, job, _ = FEEDS[feed_name]
     dates = closed_dates(feed, first, last)
     if not dates:
         console.print(f"{feed_name}: nothing closed between {first} and {last}")
         return True
-    result = _run(job_name, _range_tags(dates[0], dates[-1]), instance)
+    result = _run(job.name, range_tags(dates[0], dates[-1]), instance)
     return _report(console, f"{feed_name} {dates[0]}..{dates[-1]}", result)
 
 
@@ -98,7 +89,7 @@ def collect(
     ok = _report(console, "universes", _run("universe_job", {}, instance))
     now = datetime.now(UTC)
     for name in assets.feeds():
-        feed = FEEDS[name][0]
+        feed = FEEDS[name].feed
         last = feed.last_closed(now)
         ok = _collect_range(console, name, settings.prices_start if full_refresh else last, last, instance) and ok
     raise typer.Exit(0 if ok else 1)
@@ -130,10 +121,12 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
     engine = warehouse_engine(settings.warehouse_url)
     rows: list[dict[str, Any]] = []
     for name in feed_names:
-        feed = FEEDS[name][0]
-        last = end or feed.last_closed(datetime.now(UTC))
-        first = start or max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
-        counts = partition_gaps(engine, feed.asset_classes, closed_dates(feed, first, last))
+        feed = FEEDS[name].feed
+        now = datetime.now(UTC)
+        lookback = recent_dates(feed, settings, now)
+        first = start or (lookback[0] if lookback else settings.prices_start)
+        dates = closed_dates(feed, first, end or feed.last_closed(now)) if start or end else lookback
+        counts = partition_gaps(engine, feed.asset_classes, dates)
         for row in counts[counts["missing"] > 0].itertuples():
             rows.append({"assets": name, "date": row.date.isoformat(), "expected": int(row.expected),
                          "present": int(row.present), "missing": int(row.missing)})  # fmt: skip

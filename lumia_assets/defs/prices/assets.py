@@ -79,9 +79,9 @@ CRYPTO_FEED = PriceFeed(
 )
 
 
-def venues(listed_on: str | None, preference: Sequence[str]) -> tuple[str, ...]:
+def venues(exchanges: str | None, preference: Sequence[str]) -> tuple[str, ...]:
     """The exchanges listing a pair (comma-separated), in the configured order of preference."""
-    listing = set((listed_on or "").split(","))
+    listing = set((exchanges or "").split(","))
     return tuple(exchange for exchange in preference if exchange in listing)
 
 

@@ -3,9 +3,18 @@
 Dagster starts queued runs with a higher ``dagster/priority`` first: universes, then equities, then crypto.
 """
 
+from datetime import date
+from typing import Any, NamedTuple
+
 import dagster as dg
 
-from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.prices.assets import (
+    CRYPTO_FEED,
+    EQUITY_FEED,
+    PriceFeed,
+    crypto_daily_prices,
+    equity_daily_prices,
+)
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 
 
@@ -32,4 +41,23 @@ crypto_prices_job = dg.define_asset_job(
     tags=_priority(20),
     description="Daily crypto candles for a UTC day or a range of days.",
 )
-PRICE_JOBS = {"equity": equity_prices_job, "crypto": crypto_prices_job}
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+class FeedJob(NamedTuple):
+    """A price feed with the job that materializes it and its asset's op name (for run config)."""
+
+    feed: PriceFeed
+    job: Any  # what define_asset_job returns (not exported by dagster)
+    asset_name: str
+
+
+FEEDS: dict[str, FeedJob] = {
+    "equity": FeedJob(EQUITY_FEED, equity_prices_job, "equity_daily_prices"),
+    "crypto": FeedJob(CRYPTO_FEED, crypto_prices_job, "crypto_daily_prices"),
+}
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    """Run tags that make one run materialize the partitions ``first``..``last``."""
+    return {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}

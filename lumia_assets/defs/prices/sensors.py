@@ -14,26 +14,27 @@ from typing import Any
 import dagster as dg
 
 from lumia_assets.calendars import calendar_dates
-from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
-from lumia_assets.defs.prices.jobs import crypto_prices_job, equity_prices_job
+from lumia_assets.defs.prices.assets import PriceFeed
+from lumia_assets.defs.prices.jobs import (
+    FEEDS,
+    RANGE_END,
+    RANGE_START,
+    crypto_prices_job,
+    equity_prices_job,
+    range_tags,
+)
 from lumia_assets.defs.resources import WarehouseResource
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse.gaps import partition_gaps
 
 TRIGGER_TAG = "lumia/trigger"
 GAP_REPAIR = "gap_repair"
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-# feed name -> (feed, job, asset op name)
-FEEDS: dict[str, tuple[PriceFeed, Any, str]] = {
-    "equity": (EQUITY_FEED, equity_prices_job, "equity_daily_prices"),
-    "crypto": (CRYPTO_FEED, crypto_prices_job, "crypto_daily_prices"),
-}
 
 
 def recent_dates(feed: PriceFeed, settings: Settings, now: datetime) -> list[date]:
@@ -61,8 +62,7 @@ def repair_request(name: str, first: date, last: date, attempt: int) -> dg.RunRe
     if first == last:
         where: dict[str, Any] = {"partition_key": first.isoformat(), "tags": {TRIGGER_TAG: GAP_REPAIR}}
     else:
-        span = {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
-        where = {"tags": {TRIGGER_TAG: GAP_REPAIR, **span}}
+        where = {"tags": {TRIGGER_TAG: GAP_REPAIR, **range_tags(first, last)}}
     return dg.RunRequest(
         run_key=f"gap:{name}:{first.isoformat()}:{last.isoformat()}:{attempt}",
         job_name=job.name,
@@ -98,7 +98,7 @@ def plan_repairs(
     budget = settings.gap_max_runs - len(in_flight)
     requests: list[dg.RunRequest] = []
     for name, days in gaps.items():
-        job_name = FEEDS[name][1].name
+        job_name = FEEDS[name].job.name
 
         def due(day: date, job_name: str = job_name, name: str = name) -> bool:
             running = any(job == job_name and first <= day <= last for job, first, last in in_flight)
