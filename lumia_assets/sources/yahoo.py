@@ -8,12 +8,15 @@ network failures surface from the session layer as :class:`TransientUpstreamErro
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yfinance as yf
 from curl_cffi import requests as curl_requests
+from pandas.errors import PandasDeprecationWarning
 from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
@@ -32,9 +35,12 @@ ACTION_COLUMNS = {"Stock Splits": "split", "Dividends": "dividend", "Capital Gai
 def configure_yfinance(cache_dir: Path) -> None:
     """Make yfinance raise instead of logging, keep its caches under ``cache_dir``, and drop memoized answers.
 
-    yfinance memoizes past-range chart answers for the life of the process; a re-run must ask again.
+    yfinance memoizes past-range chart answers for the life of the process; a re-run must ask again. It also
+    turns pandas' deprecation warnings about its own code back on, which would print one per symbol into the
+    run's log (16,000 for a daily partition): those are for yfinance's authors, not for our users.
     """
     yf.config.debug.hide_exceptions = False
+    warnings.filterwarnings("ignore", category=PandasDeprecationWarning, module=r"^yfinance\.")
     cache_dir.mkdir(parents=True, exist_ok=True)
     yf.set_tz_cache_location(str(cache_dir))
     YfData.cache_get.cache_clear()
@@ -52,20 +58,28 @@ def history_to_rows(
     if missing:
         raise MalformedResponseError(f"{symbol}: Yahoo history lacks columns {missing}")
     days = pd.DatetimeIndex(history.index).date
-    values = {name: history[column].to_numpy(dtype="float64") for column, name in HISTORY_COLUMNS.items()}
+    prices = {name: history[column].to_numpy(dtype="float64") for column, name in HISTORY_COLUMNS.items()}
     bars = pd.DataFrame(
-        {"symbol": symbol, "asset_class": asset_class, "date": days, **values, "source": source,
+        {"symbol": symbol, "asset_class": asset_class, "date": days, **prices, "source": source,
          "fetched_at": fetched_at},
         columns=list(PRICE_COLUMNS),
     )  # fmt: skip
-    actions: list[dict[str, object]] = []
+    dates: list[date] = []
+    kinds: list[str] = []
+    values: list[float] = []
     for column, action in ACTION_COLUMNS.items():
         if column in history.columns:
             amounts = history[column].to_numpy(dtype="float64")
-            actions += [{"date": days[i], "action": action, "value": amounts[i]} for i in amounts.nonzero()[0]]
-    action_rows = pd.DataFrame(actions, columns=["date", "action", "value"]).dropna(subset=["value"])
-    action_rows = action_rows.assign(symbol=symbol, asset_class=asset_class, source=source, fetched_at=fetched_at)
-    return SymbolHistory(bars=bars, actions=action_rows[list(CORPORATE_ACTION_COLUMNS)])
+            happened = np.flatnonzero(np.nan_to_num(amounts))  # zero or NaN: no such action that day
+            dates += list(days[happened])
+            kinds += [action] * len(happened)
+            values += list(amounts[happened])
+    actions = pd.DataFrame(
+        {"symbol": symbol, "asset_class": asset_class, "date": dates, "action": kinds,
+         "value": np.array(values, dtype="float64"), "source": source, "fetched_at": fetched_at},
+        columns=list(CORPORATE_ACTION_COLUMNS),
+    )  # fmt: skip
+    return SymbolHistory(bars=bars, actions=actions)
 
 
 def _epoch_day(value: object) -> date | None:
