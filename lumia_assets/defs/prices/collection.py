@@ -8,8 +8,9 @@ data for, never fails the others: it is recorded and left as a gap for gap recov
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -115,35 +116,38 @@ def _frame(parts: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFram
 
 
 def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date) -> PriceBatch:
-    """Apply the bar rules to a batch of outcomes and record them in ``report``."""
+    """Apply the bar rules to a batch of outcomes and record them in ``report``.
+
+    The rules run once over the whole batch's bars: per-symbol pandas calls would cost more than the fetch.
+    """
     checked_at = datetime.now(UTC)
-    bars, actions, listed_on = [], [], []
+    histories: list[SymbolHistory] = []
+    listed_on = []
     for outcome in outcomes:
-        symbol = outcome.instrument.symbol
-        if outcome.no_data is not None:
+        symbol, first_day = outcome.instrument.symbol, None
+        if outcome.history is not None:
+            histories.append(outcome.history)
+            first_day = outcome.history.listed_on
+        elif outcome.no_data is not None:
             report.no_data[symbol] = outcome.no_data.kind
-            if outcome.no_data.listed_on is not None:
-                listed_on.append((symbol, outcome.instrument.asset_class, outcome.no_data.listed_on))
+            first_day = outcome.no_data.listed_on
         elif isinstance(outcome.error, RangeNotServedError):
             report.not_served[symbol] = str(outcome.error)
-        elif outcome.error is not None:
-            report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
         else:
-            assert outcome.history is not None
-            clean = clean_daily_bars(outcome.history.bars, report.sessions, last_closed)
-            bars.append(clean.bars)
-            actions.append(outcome.history.actions[outcome.history.actions["date"].isin(report.sessions)])
-            if not clean.rejected.empty:
-                report.rejected.append(clean.rejected)
-            if not clean.bars.empty:
-                report.covered.add(symbol)
-                source = str(clean.bars["source"].iloc[0])
-                report.sources[source] = report.sources.get(source, 0) + 1
-            if outcome.history.listed_on is not None:
-                listed_on.append((symbol, outcome.instrument.asset_class, outcome.history.listed_on))
+            report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
+        if first_day is not None:
+            listed_on.append((symbol, outcome.instrument.asset_class, first_day))
+    clean = clean_daily_bars(_frame([h.bars for h in histories], PRICE_COLUMNS), report.sessions, last_closed)
+    if not clean.rejected.empty:
+        report.rejected.append(clean.rejected)
+    sources = clean.bars.groupby("symbol", sort=False)["source"].first()
+    report.covered.update(sources.index)
+    for source, symbols in sources.value_counts().items():
+        report.sources[str(source)] = report.sources.get(str(source), 0) + int(symbols)
+    actions = _frame([h.actions for h in histories], CORPORATE_ACTION_COLUMNS)
     return PriceBatch(
-        bars=_frame(bars, PRICE_COLUMNS),
-        actions=_frame(actions, CORPORATE_ACTION_COLUMNS),
+        bars=clean.bars,
+        actions=actions[actions["date"].isin(report.sessions)].reset_index(drop=True),
         statuses=pd.DataFrame([_status_row(o, checked_at) for o in outcomes], columns=list(STATUS_COLUMNS)),
         listed_on=pd.DataFrame(listed_on, columns=list(LISTED_ON_COLUMNS)),
     )
@@ -153,6 +157,26 @@ def _chunks(items: Sequence[Instrument], size: int) -> Iterator[list[Instrument]
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def _fetched_batches(
+    fetch: Fetch, instruments: Sequence[Instrument], start: date, end: date, workers: int, batch_size: int
+) -> Generator[list[_Outcome], None, None]:
+    """Each batch's outcomes, in order; the next batch is already being fetched, so the pool never idles between."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumia-fetch") as pool:
+
+        def submit(chunk: list[Instrument]) -> list[Future[_Outcome]]:
+            return [pool.submit(_fetch_one, fetch, instrument, start, end) for instrument in chunk]
+
+        chunks = _chunks(instruments, batch_size)
+        fetching = submit(next(chunks, []))
+        try:
+            while fetching:
+                upcoming = submit(next(chunks, []))
+                yield [future.result() for future in fetching]
+                fetching = upcoming
+        finally:
+            pool.shutdown(cancel_futures=True)  # a run that stops early stops fetching what it will not write
 
 
 def _count_written(report: CollectionReport, counts: BatchCounts, log: logging.Logger | None) -> None:
@@ -180,20 +204,19 @@ def collect_prices(
     """Fetch ``sessions`` (sorted, closed) for every instrument, each symbol's whole range at once; write per batch.
 
     Each batch of ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches; the
-    next batch is fetched while the previous one is being written.
+    fetch pool runs a batch ahead, so it keeps fetching while a batch is checked and written.
     """
     report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
     if not report.sessions or not instruments:
         return report
     start, end = report.sessions[0], report.sessions[-1]
-    # The next batch is fetched while the previous one is written: at most one write in flight, in order.
+    # Batches are fetched while the previous one is written: at most one write in flight, in order.
     with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumia-fetch") as pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="lumia-write") as writer,
+        closing(_fetched_batches(fetch, instruments, start, end, workers, batch_size)) as batches,
     ):
         writing: Future[BatchCounts] | None = None
-        for chunk in _chunks(instruments, batch_size):
-            outcomes = list(pool.map(lambda instrument: _fetch_one(fetch, instrument, start, end), chunk))
+        for outcomes in batches:
             batch = _batch(outcomes, report, last_closed)
             if writing is not None:
                 _count_written(report, writing.result(), log)
