@@ -4,7 +4,9 @@ Each host gets a :class:`HostBudget`, shared by every thread of a run. Its :clas
 requests at the current rate, which adapts AIMD-style:
 
 * a 429 halves the rate and pauses the host until ``Retry-After`` has passed; it also lowers the rate the
-  budget climbs back to (the *ceiling*) to just under the rate the server actually let through;
+  budget climbs back to (the *ceiling*) to just under the rate the server actually let through while we were
+  pressing on the budget. Seconds in which the bucket sat full (the run was parsing, writing or otherwise not
+  asking) do not count, so a client slower than its budget never mistakes its own pace for the server's limit;
 * a 418 (banned for ignoring Retry-After) quarters the rate and pauses for ``Retry-After`` or 60 s;
 * every run of successes adds a step back towards the ceiling, and every quiet minute raises the ceiling
   by a step towards the configured rate, so a server that loosens its limit is found again;
@@ -116,10 +118,17 @@ class TokenBucket:
         self._tokens = burst
         self._updated = clock()
         self._paused_until = 0.0
+        self._idle_seconds = 0.0
 
     @property
     def rate(self) -> float:
         return self._rate
+
+    def idle_seconds(self) -> float:
+        """Seconds of refill the bucket has thrown away so far because it was full: time nobody asked for."""
+        with self._lock:
+            self._refill(self._clock())
+            return self._idle_seconds
 
     @property
     def paused_until(self) -> float:
@@ -152,7 +161,10 @@ class TokenBucket:
 
     def _refill(self, now: float) -> None:
         if now > self._updated:
-            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            tokens = self._tokens + (now - self._updated) * self._rate
+            if tokens > self._burst:
+                self._idle_seconds += (tokens - self._burst) / self._rate
+            self._tokens = min(self._burst, tokens)
             self._updated = now
 
     def _take(self, cost: float) -> float:
@@ -191,6 +203,7 @@ class HostBudget:
         self._ceiling_set_at = clock()
         self._successes = 0  # consecutive, since the last throttle
         self._run_started: float | None = None  # first success since the last throttle
+        self._idle_at_run_start = 0.0  # the bucket's idle seconds then
         self._weight_cap = math.inf
         self._used_weight: int | None = None
         self._window_started = 0.0
@@ -242,10 +255,7 @@ class HostBudget:
         if now < self._bucket.paused_until:  # answered to a request sent before the pause began
             self._bucket.pause_until(now + pause)
             return
-        # What the server let through since the last pause bounds the ceiling too: it is close to the
-        # server's rate once the run is long, and keeps bursts at the start of a run from counting.
-        elapsed = now - self._run_started if self._run_started is not None else 0.0
-        let_through = self._successes / elapsed if elapsed > 0 else math.inf
+        let_through = self._let_through(now)
         self._ceiling = max(self._min_rate, min(self._rate * CEILING_MARGIN, let_through * LET_THROUGH_MARGIN))
         self._ceiling_set_at = now
         self._rate = max(self._min_rate, self._rate * factor)
@@ -253,9 +263,22 @@ class HostBudget:
         self._successes, self._run_started = 0, None
         self._bucket.pause_until(now + pause)
 
+    def _let_through(self, now: float) -> float:
+        """Successes per second since the last pause, counting only the seconds in which we pressed on the budget.
+
+        It bounds the ceiling: close to the server's rate once the run is long, it keeps the burst at the start
+        of a run from counting. Seconds the bucket sat full are left out, or a client slower than its budget
+        would take its own pace for the server's limit; when it never pressed, nothing was learnt (infinity).
+        """
+        if self._run_started is None:
+            return math.inf
+        pressing = (now - self._run_started) - (self._bucket.idle_seconds() - self._idle_at_run_start)
+        return self._successes / pressing if pressing > 0 else math.inf
+
     def _succeed(self, now: float) -> None:
         if self._run_started is None:  # answers still in flight when a pause began count from its end
             self._run_started = max(now, self._bucket.paused_until)
+            self._idle_at_run_start = self._bucket.idle_seconds()
         self._successes += 1
         probes = int((now - self._ceiling_set_at) // PROBE_INTERVAL)
         if probes:

@@ -155,14 +155,36 @@ def test_a_quiet_interval_raises_the_ceiling_towards_the_configured_rate(clock: 
     assert host.snapshot()["ceiling"] == pytest.approx(10.0)
 
 
-def test_the_ceiling_is_bounded_by_what_the_server_let_through(clock: FakeClock) -> None:
+def test_the_ceiling_is_bounded_by_what_the_server_let_through_while_we_pressed(clock: FakeClock) -> None:
+    host = budget(clock, burst=1.0)
+    for sent in range(100):  # pressing on the budget: 10 requests a second for 10 s ...
+        host.acquire()
+        if sent % 5 in (0, 2):  # ... of which the server let 4 per second through
+            host.record(200, {})
+    host.record(429, {"Retry-After": "1"})
+
+    assert host.snapshot()["ceiling"] == pytest.approx(4.0 * 0.98, rel=0.02)
+
+
+def test_a_client_slower_than_its_budget_does_not_take_its_own_pace_for_the_servers_limit(clock: FakeClock) -> None:
     host = budget(clock)
-    for _ in range(40):  # 40 answers over 10 s: the server let 4 per second through
+    for _ in range(40):  # 4 answers a second against a budget of 10: the bucket sits full
+        host.acquire()
         host.record(200, {})
         clock.now += 0.25
     host.record(429, {"Retry-After": "1"})
 
-    assert host.snapshot()["ceiling"] == pytest.approx(4.0 * 0.98)
+    assert host.snapshot()["ceiling"] == pytest.approx(10.0 * 0.95)
+
+
+def test_the_bucket_counts_the_seconds_it_sat_full(clock: FakeClock) -> None:
+    bucket = TokenBucket(rate=4.0, burst=2.0, clock=clock, sleep=clock.sleep)
+    bucket.acquire(cost=2)
+    clock.now += 0.5  # refilled to full
+    assert bucket.idle_seconds() == pytest.approx(0.0)
+    clock.now += 3.0
+
+    assert bucket.idle_seconds() == pytest.approx(3.0)
 
 
 def test_weight_near_the_minute_limit_slows_the_budget_down(clock: FakeClock) -> None:
