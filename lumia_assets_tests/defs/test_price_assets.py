@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from pandas.errors import PandasDeprecationWarning
 
 from lumia_assets.calendars import crypto_days, equity_sessions
 from lumia_assets.defs.prices.assets import closed_dates, crypto_daily_prices, equity_daily_prices
@@ -61,6 +62,14 @@ def test_one_session_equals_the_simulators_bars(sim, warehouse_url, settings) ->
     stored, truth = _equity_cells(sim, warehouse_url, day, day)
     pd.testing.assert_frame_equal(stored, truth, check_dtype=False)
     assert set(stored_prices(warehouse_url, EQUITY)["source"]) == {"yahoo"}
+
+
+def test_an_equity_run_does_not_print_a_library_warning_per_symbol(sim, settings, recwarn) -> None:
+    result = materialize(settings, [equity_daily_prices], date(2024, 6, 10))
+
+    assert result.success
+    deprecations = [w for w in recwarn if issubclass(w.category, PandasDeprecationWarning)]
+    assert deprecations == [], f"{len(deprecations)} warnings, e.g. {deprecations[0].message}"
 
 
 def test_a_range_of_30_sessions_equals_the_truth_with_its_corporate_actions(sim, warehouse_url, settings) -> None:
