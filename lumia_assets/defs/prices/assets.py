@@ -48,7 +48,10 @@ class PriceRunConfig(dg.Config):
     batch_size: int = Field(
         default=DEFAULT_BATCH_SIZE,
         gt=0,
-        description="Symbols per write transaction: a killed run keeps whole batches.",
+        description=(
+            "Symbols per write transaction (at most; long ranges use fewer, about 50,000 bars per batch): "
+            "a killed run keeps whole batches."
+        ),
     )
     min_success_rate: float = Field(
         default=0.95, ge=0.0, le=1.0, description="Fail the run when fewer symbols than this share got an answer."

@@ -30,6 +30,7 @@ from lumia_assets.warehouse.store import (
 )
 
 DEFAULT_BATCH_SIZE = 200
+MAX_BATCH_BARS = 50_000  # a long range shrinks the batch so that a batch (and its memory) stays about this size
 DEFAULT_WORKERS = 8
 
 
@@ -199,17 +200,20 @@ def collect_prices(
     last_closed: date,
     workers: int = DEFAULT_WORKERS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_bars: int = MAX_BATCH_BARS,
     log: logging.Logger | None = None,
 ) -> CollectionReport:
     """Fetch ``sessions`` (sorted, closed) for every instrument, each symbol's whole range at once; write per batch.
 
-    Each batch of ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches; the
-    fetch pool runs a batch ahead, so it keeps fetching while a batch is checked and written.
+    Each batch of at most ``batch_size`` symbols is written in one transaction, so a killed run leaves whole
+    batches; over a long range a batch holds fewer symbols, about ``max_batch_bars`` bars, which bounds the run's
+    memory. The fetch pool runs a batch ahead, so it keeps fetching while a batch is checked and written.
     """
     report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
     if not report.sessions or not instruments:
         return report
     start, end = report.sessions[0], report.sessions[-1]
+    batch_size = max(1, min(batch_size, max_batch_bars // len(report.sessions)))
     # Batches are fetched while the previous one is written: at most one write in flight, in order.
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="lumia-write") as writer,
