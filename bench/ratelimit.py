@@ -334,7 +334,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the server's 429s, seconds")
     parser.add_argument("--peer-days", type=int, default=730)
     parser.add_argument("--freqtrade", default="/tmp/ft-venv/bin/freqtrade", help="freqtrade executable ('' to skip)")
-    parser.add_argument("--freqtrade-timeout", type=int, default=300, help="seconds before freqtrade is cut off")
+    parser.add_argument("--freqtrade-timeout", type=int, default=1800, help="seconds before freqtrade is cut off")
     parser.add_argument("--skip-universe-stages", action="store_true", help="run the peer comparison only")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temp dir (logs, warehouses)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
