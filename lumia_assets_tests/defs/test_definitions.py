@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import dagster as dg
 
 from lumia_assets.definitions import defs
@@ -21,6 +24,15 @@ def _loaded() -> dg.Definitions:
 
 def test_definitions_are_loadable() -> None:
     dg.Definitions.validate_loadable(_loaded())
+
+
+def test_loading_the_code_location_prints_no_warning_about_its_own_definitions() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "from lumia_assets.definitions import defs; defs()"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+
+    assert "dagster" not in loaded.stderr, loaded.stderr  # no Beta/Supersession notice in every CLI call and UI load
 
 
 def test_asset_graph_snapshot() -> None:

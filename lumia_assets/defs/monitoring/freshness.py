@@ -19,6 +19,7 @@ from dagster._record import replace
 from dagster._utils.schedules import get_latest_completed_cron_tick
 
 from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates
+from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 
 FRESH_UNTIL = "dagster/fresh_until_timestamp"
@@ -55,7 +56,8 @@ def with_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
     """``defs`` with every asset given its policy. Modules importing an asset list it again; the folder loader
     dedupes by identity, which mapping would break, so duplicates go first."""
     unique = replace(defs, assets=list({id(asset): asset for asset in defs.assets or []}.values()))
-    return unique.map_asset_specs(func=with_freshness_policy)
+    with accepted(dg.PreviewWarning):  # map_asset_specs: the documented way to attach a policy to every spec
+        return unique.map_asset_specs(func=with_freshness_policy)
 
 
 def policy_passes(policy: dg.FreshnessPolicy, last_materialized: float, now: datetime) -> bool:
@@ -134,6 +136,9 @@ FRESHNESS_CHECKS = [
     partition_freshness_check(equity_daily_prices, EQUITY_DEADLINE),
     partition_freshness_check(crypto_daily_prices, CRYPTO_DEADLINE),
 ]
-freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=FRESHNESS_CHECKS, default_status=dg.DefaultSensorStatus.RUNNING
-)
+# Dagster points freshness at FreshnessPolicy, which every asset has too; these checks are calendar-aware about
+# the latest partition (a backfill must not mask a missing day), and this sensor is what evaluates them.
+with accepted(dg.SupersessionWarning):
+    freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
+        freshness_checks=FRESHNESS_CHECKS, default_status=dg.DefaultSensorStatus.RUNNING
+    )

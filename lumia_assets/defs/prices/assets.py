@@ -15,6 +15,7 @@ from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from lumia_assets.calendars import last_closed_crypto_day, last_closed_equity_session
+from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.prices.collection import (
     DEFAULT_BATCH_SIZE,
@@ -176,18 +177,19 @@ def materialize_prices(
 
 def price_asset(priority: int, description: str, partitions: dg.PartitionsDefinition, deps: list, pool: str):
     """The decorator both price assets share."""
-    return dg.asset(
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={"python", "sql"},
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=deps,
-        pool=pool,
-        retry_policy=RETRY,
-        tags={"dagster/priority": str(-priority)},
-        description=description,
-    )
+    with accepted(dg.BetaWarning):  # BackfillPolicy: one run per range, so one request per symbol, is the design
+        return dg.asset(
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"python", "sql"},
+            partitions_def=partitions,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            deps=deps,
+            pool=pool,
+            retry_policy=RETRY,
+            tags={"dagster/priority": str(-priority)},
+            description=description,
+        )
 
 
 @price_asset(
