@@ -253,9 +253,15 @@ class EquityMarket:
         return bars
 
     def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        """Truth: ``symbol``'s closed sessions from ``start`` to ``end`` inclusive, exactly as Yahoo serves them."""
-        closed = self.sessions.closed_by(self.config.clock())
-        return self._bars(self._instrument(symbol), closed).between(start, end).frame()
+        """Truth: ``symbol``'s closed sessions from ``start`` to ``end`` inclusive, exactly as Yahoo serves them now.
+
+        Like Yahoo's ``adjclose``, they are adjusted as of the session in progress: once a session with a dividend
+        ex-date opens, every earlier close is adjusted for it, although the session itself is not closed yet.
+        """
+        now = self.config.clock()
+        last_closed = self.sessions.days[self.sessions.closed_by(now) - 1]
+        served = self._bars(self._instrument(symbol), self.sessions.opened_by(now))
+        return served.between(start, min(end, last_closed)).frame()
 
     def corporate_actions(self, symbol: str) -> pd.DataFrame:
         """Truth: ``symbol``'s splits, dividends and capital gains with ex-dates up to the last closed session."""

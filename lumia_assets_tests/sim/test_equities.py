@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import numpy as np
 import pandas as pd
@@ -182,3 +182,15 @@ def test_daily_bars_never_include_the_session_in_progress() -> None:
     bars = during.equities.daily_bars("BRK.B", date(2024, 6, 10), date(2024, 6, 14))
 
     assert bars["date"].iloc[-1] == date(2024, 6, 13)
+
+
+def test_while_an_ex_dividend_session_is_open_earlier_closes_are_already_adjusted_for_it(market) -> None:
+    symbol = _stocks_with(market, "dividend")[0]
+    ex_date, cash = market.corporate_actions(symbol).query("action == 'dividend'")[["date", "value"]].iloc[-1]
+    during = EquityMarket(SimConfig(profile="small", now=datetime.combine(ex_date, time(15, 0), tzinfo=UTC)))
+
+    bars = during.daily_bars(symbol, date(2018, 1, 1), ex_date)
+
+    assert bars["date"].iloc[-1] < ex_date  # the ex-date's session is still in progress ...
+    last = bars.iloc[-1]  # ... but Yahoo's adjclose already folds its dividend into the closes before it
+    assert last["adj_close"] == pytest.approx(last["close"] * (1 - cash / last["close"]), rel=1e-6)
