@@ -8,10 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 
-import dagster as dg
 import typer
 
 from lumia_assets.commands import cleanup, health, prices, report
@@ -168,8 +166,6 @@ for _commands in (health, report, cleanup):
 
 def main() -> None:
     """Console-script entry point."""
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     app()
 
 

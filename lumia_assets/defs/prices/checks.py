@@ -6,12 +6,14 @@ coverage is an ERROR when a date has lost most of its bars.
 A partitioned check in a range run evaluates every date of the range and names the partitions in its metadata.
 """
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.check_results import ERROR, WARN, check_result
 from lumia_assets.defs.prices.assets import (
     CRYPTO_FEED,
@@ -58,12 +60,22 @@ def _window(dates: list[date]) -> quality.Window:
     return (dates[0], dates[-1]) if dates else (date.max, date.min)  # an empty window matches nothing
 
 
+def partitioned_check(**spec: Any) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
+    """``dg.asset_check(**spec)`` for a check evaluated per partition of its asset."""
+
+    def decorate(check: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        with accepted(dg.PreviewWarning):  # partitions_def on a check: results per partition, as the UI shows them
+            return dg.asset_check(**spec)(check)
+
+    return decorate
+
+
 def window_checks(asset: dg.AssetsDefinition, feed: PriceFeed, partitions: dg.PartitionsDefinition) -> list:
     """The partitioned checks every price asset has."""
     classes = feed.asset_classes
 
     def partition_check(name: str, description: str, blocking: bool):
-        return dg.asset_check(
+        return partitioned_check(
             asset=asset, name=name, description=description, blocking=blocking, partitions_def=partitions
         )
 
@@ -119,7 +131,7 @@ def table_checks(asset: dg.AssetsDefinition, feed: PriceFeed) -> list:
     return [table_ohlc, table_duplicates]
 
 
-@dg.asset_check(
+@partitioned_check(
     asset=equity_daily_prices,
     name="adjustments_consistent",
     blocking=True,
@@ -155,7 +167,7 @@ def secondary_closes(primary: pd.DataFrame, pairs: pd.DataFrame, upstream: Upstr
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["symbol", "date", "close"])
 
 
-@dg.asset_check(
+@partitioned_check(
     asset=crypto_daily_prices,
     name="cross_exchange_agreement",
     partitions_def=CRYPTO_PARTITIONS,
