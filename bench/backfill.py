@@ -380,9 +380,9 @@ def truth_rows(sim: MarketSimulator, start: date, end: date, count: int) -> list
 def product_write(engine: Any, batches: list[pd.DataFrame]) -> None:
     """The product's path: one ``write_price_batch`` transaction per batch (bars only)."""
     from lumia_assets.frames import CORPORATE_ACTION_COLUMNS
-    from lumia_assets.warehouse.store import LISTED_ON_COLUMNS, STATUS_COLUMNS, PriceBatch, write_price_batch
+    from lumia_assets.warehouse.store import IDENTITY_COLUMNS, STATUS_COLUMNS, PriceBatch, write_price_batch
 
-    empty = {"actions": CORPORATE_ACTION_COLUMNS, "statuses": STATUS_COLUMNS, "listed_on": LISTED_ON_COLUMNS}
+    empty = {"actions": CORPORATE_ACTION_COLUMNS, "statuses": STATUS_COLUMNS, "identities": IDENTITY_COLUMNS}
     for bars in batches:
         write_price_batch(engine, PriceBatch(bars=bars, **{k: pd.DataFrame(columns=list(v)) for k, v in empty.items()}))
 

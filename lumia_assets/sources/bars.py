@@ -19,11 +19,13 @@ REJECTED_COLUMNS = ("symbol", "asset_class", "date", "reason")
 
 @dataclass(frozen=True)
 class SymbolHistory:
-    """What one symbol's fetch produced: bars (``PRICE_COLUMNS``), actions, and its first trading day if known."""
+    """What one symbol's fetch produced: bars (``PRICE_COLUMNS``), actions, and its first trading day and name
+    where the upstream told them."""
 
     bars: pd.DataFrame
     actions: pd.DataFrame
     listed_on: date | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True)

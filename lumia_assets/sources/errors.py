@@ -21,12 +21,15 @@ class SourceError(RuntimeError):
 class NoDataError(SourceError):
     """The upstream has no data for ``symbol`` (in the asked range)."""
 
-    def __init__(self, symbol: str, kind: NoDataKind, detail: str, listed_on: date | None = None) -> None:
+    def __init__(
+        self, symbol: str, kind: NoDataKind, detail: str, listed_on: date | None = None, name: str | None = None
+    ) -> None:
         super().__init__(f"{symbol}: {detail}")
         self.symbol = symbol
         self.kind = kind
         self.detail = detail
         self.listed_on = listed_on  # the first trading day, when the upstream told it
+        self.name = name  # the instrument's name, when the upstream told it
 
 
 class TransientUpstreamError(SourceError):

@@ -92,18 +92,26 @@ def _epoch_day(value: object) -> date | None:
     return (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).tz_convert(EQUITY_TIMEZONE).date()
 
 
+def _name(metadata: dict) -> str | None:
+    """The instrument's name from the chart metadata: ``longName``, else ``shortName``."""
+    for key in ("longName", "shortName"):
+        if isinstance(metadata.get(key), str) and metadata[key].strip():
+            return metadata[key].strip()
+    return None
+
+
 def _no_data(symbol: str, yahoo_symbol: str, error: YFException, metadata: dict, end: date) -> NoDataError:
     """Yahoo's 404 means it does not know the symbol; an empty range is "delisted" when trading stopped before it."""
     if not metadata or isinstance(error, YFTzMissingError):
         return NoDataError(symbol, "unknown_symbol", f"Yahoo does not know {yahoo_symbol} ({error})")
     detail = f"Yahoo has no bars for {yahoo_symbol} in the range ({error})"
-    listed_on = _epoch_day(metadata.get("firstTradeDate"))
+    listed_on, name = _epoch_day(metadata.get("firstTradeDate")), _name(metadata)
     last_trade = _epoch_day(metadata.get("regularMarketTime"))
     if last_trade is not None and last_trade < end - timedelta(days=DELISTED_AFTER_DAYS):
-        return NoDataError(symbol, "delisted", f"{detail}; it last traded on {last_trade}", listed_on)
+        return NoDataError(symbol, "delisted", f"{detail}; it last traded on {last_trade}", listed_on, name)
     if listed_on is not None and listed_on > end:
-        return NoDataError(symbol, "no_bars", f"{detail}; it first traded on {listed_on}", listed_on)
-    return NoDataError(symbol, "no_bars", detail, listed_on)
+        return NoDataError(symbol, "no_bars", f"{detail}; it first traded on {listed_on}", listed_on, name)
+    return NoDataError(symbol, "no_bars", detail, listed_on, name)
 
 
 def fetch_yahoo_history(
@@ -134,4 +142,4 @@ def fetch_yahoo_history(
         raise MalformedResponseError(f"Yahoo's chart answer for {yahoo_symbol} is malformed: {exc}") from exc
     metadata = ticker.get_history_metadata(repair=False)
     rows = history_to_rows(history, symbol, asset_class, datetime.now(UTC))
-    return SymbolHistory(rows.bars, rows.actions, _epoch_day(metadata.get("firstTradeDate")))
+    return SymbolHistory(rows.bars, rows.actions, _epoch_day(metadata.get("firstTradeDate")), _name(metadata))

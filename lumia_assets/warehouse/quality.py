@@ -13,7 +13,7 @@ dates as ISO strings and NaN as None.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -384,25 +384,20 @@ def duplicate_symbols(
     )
 
 
-def missing_required_fields(
-    engine: Engine, asset_classes: Sequence[str] | None = None, *, sample_size: int = SAMPLE_SIZE
+def _instruments_lacking(
+    engine: Engine,
+    asset_classes: Sequence[str] | None,
+    rules: Callable[[sa.Table, sa.Table], Mapping[str, sa.ColumnElement[bool]]],
+    what: str,
+    sample_size: int,
 ) -> QualityResult:
-    """Active instruments with a NULL or blank name, exchange or source; active crypto pairs also need a detail
-    row with base, quote and primary_exchange. ``reason`` names the first missing field."""
+    """Active instruments breaking one of ``rules(assets, crypto)`` (field name -> "is missing"); ``reason`` names
+    the first missing field."""
     joined = assets.outerjoin(
         crypto, sa.and_(crypto.c.symbol == assets.c.symbol, crypto.c.asset_class == assets.c.asset_class)
     )
-    is_crypto = assets.c.asset_class == "crypto"
-    required = (assets.c.name, assets.c.exchange, assets.c.source)
-    crypto_required = (crypto.c.base, crypto.c.quote, crypto.c.primary_exchange)
-    reason = _first_violation(
-        {
-            **{column.name: _blank(column) for column in required},
-            **{f"crypto.{column.name}": sa.and_(is_crypto, _blank(column)) for column in crypto_required},
-        }
-    )
     scope = (
-        sa.select(assets.c.symbol, assets.c.asset_class, *required, *crypto_required, reason)
+        sa.select(assets.c.symbol, assets.c.asset_class, assets.c.source, _first_violation(rules(assets, crypto)))
         .select_from(joined)
         .where(assets.c.active.is_(True), *_asset_filters(asset_classes))
         .subquery("instruments")
@@ -413,7 +408,38 @@ def missing_required_fields(
         scope.c.reason.is_not(None),
         order_by=(scope.c.asset_class, scope.c.symbol),
         sample_size=sample_size,
-        what="active instruments lack a required field",
+        what=what,
+    )
+
+
+def _identity_rules(instruments: sa.Table, pairs: sa.Table) -> dict[str, sa.ColumnElement[bool]]:
+    is_crypto = instruments.c.asset_class == "crypto"
+    rules = {column: _blank(instruments.c[column]) for column in ("exchange", "source")}
+    for column in ("base", "quote", "primary_exchange"):
+        rules[f"crypto.{column}"] = sa.and_(is_crypto, _blank(pairs.c[column]))
+    return rules
+
+
+def missing_required_fields(
+    engine: Engine, asset_classes: Sequence[str] | None = None, *, sample_size: int = SAMPLE_SIZE
+) -> QualityResult:
+    """Active instruments with a NULL or blank exchange or source; active crypto pairs also need a detail row
+    with base, quote and primary_exchange. ``reason`` names the first missing field."""
+    return _instruments_lacking(
+        engine, asset_classes, _identity_rules, "active instruments lack a required field", sample_size
+    )
+
+
+def missing_names(
+    engine: Engine, asset_classes: Sequence[str] | None = None, *, sample_size: int = SAMPLE_SIZE
+) -> QualityResult:
+    """Active instruments without a name yet: a fund known only from SEC's list, until Yahoo's answer names it."""
+    return _instruments_lacking(
+        engine,
+        asset_classes,
+        lambda instruments, _: {"name": _blank(instruments.c.name)},
+        "active instruments have no name yet",
+        sample_size,
     )
 
 

@@ -24,7 +24,7 @@ from lumia_assets.warehouse.contracts import conform, records
 from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, symbol_status
 
 STATUS_COLUMNS = ("symbol", "asset_class", "status", "detail", "checked_at")
-LISTED_ON_COLUMNS = ("symbol", "asset_class", "listed_on")
+IDENTITY_COLUMNS = ("symbol", "asset_class", "listed_on", "name")
 ACTIVE_SYMBOL_COLUMNS = ("symbol", "asset_class", "yahoo_symbol", "listed_on", "exchange", "exchanges")
 
 Updates = Callable[[sa.ColumnCollection], Mapping[str, sa.ColumnElement]]
@@ -121,20 +121,30 @@ def record_symbol_status(bind: Engine | Connection, frame: pd.DataFrame) -> int:
         return upsert(conn, symbol_status, rows, updates=_no_data_streak)
 
 
-def set_listed_on(bind: Engine | Connection, frame: pd.DataFrame) -> int:
-    """Record the first date each symbol has data upstream (``LISTED_ON_COLUMNS``), so gap queries skip earlier ones.
+def record_identity(bind: Engine | Connection, frame: pd.DataFrame) -> int:
+    """Record what the upstream vouched for about each symbol (``IDENTITY_COLUMNS``, None where it said nothing).
 
-    Rows without a date and symbols not in ``assets`` are ignored; returns the number of rows given a date.
+    ``listed_on`` only ever moves earlier: it is the earliest first trading day any answer gave, and gap queries
+    skip the days before it. ``name`` fills a missing name (a fund known only from SEC's list) and never replaces
+    a known one. Symbols not in ``assets`` are ignored; returns the number of rows that told something.
     """
-    rows = [r for r in records(conform(frame, assets, LISTED_ON_COLUMNS)) if r["listed_on"] is not None]
+    rows = [r for r in records(conform(frame, assets, IDENTITY_COLUMNS)) if r["listed_on"] or r["name"]]
     if rows:
+        listed_on, name = sa.bindparam("b_listed_on", type_=sa.Date), sa.bindparam("b_name", type_=sa.Text)
+        earliest = sa.case(
+            (listed_on.is_(None), assets.c.listed_on),
+            (sa.or_(assets.c.listed_on.is_(None), listed_on < assets.c.listed_on), listed_on),
+            else_=assets.c.listed_on,
+        )
+        known_name = sa.case((sa.func.coalesce(sa.func.trim(assets.c.name), "") == "", name), else_=assets.c.name)
         with transaction(bind) as conn:
             conn.execute(
                 assets.update()
                 .where(assets.c.symbol == sa.bindparam("b_symbol"), assets.c.asset_class == sa.bindparam("b_class"))
-                .values(listed_on=sa.bindparam("b_listed_on")),
-                [{"b_symbol": r["symbol"], "b_class": r["asset_class"], "b_listed_on": r["listed_on"]} for r in rows],
-            )
+                .values(listed_on=earliest, name=known_name),
+                [{"b_symbol": r["symbol"], "b_class": r["asset_class"], "b_listed_on": r["listed_on"],
+                  "b_name": r["name"]} for r in rows],
+            )  # fmt: skip
     return len(rows)
 
 
@@ -145,7 +155,7 @@ class PriceBatch:
     bars: pd.DataFrame
     actions: pd.DataFrame
     statuses: pd.DataFrame
-    listed_on: pd.DataFrame
+    identities: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ class BatchCounts:
     bars: int
     actions: int
     statuses: int
-    listed_on: int
+    identities: int
 
 
 def write_price_batch(engine: Engine, batch: PriceBatch) -> BatchCounts:
@@ -165,7 +175,7 @@ def write_price_batch(engine: Engine, batch: PriceBatch) -> BatchCounts:
             bars=upsert_daily_prices(conn, batch.bars),
             actions=upsert_corporate_actions(conn, batch.actions),
             statuses=record_symbol_status(conn, batch.statuses),
-            listed_on=set_listed_on(conn, batch.listed_on),
+            identities=record_identity(conn, batch.identities),
         )
 
 

@@ -18,7 +18,7 @@ from lumia_assets.frames import (
 )
 from lumia_assets.warehouse.contracts import FrameContractError, conform
 from lumia_assets.warehouse.schema import DETAIL_TABLES, assets, universe_snapshots
-from lumia_assets.warehouse.store import upsert
+from lumia_assets.warehouse.store import Updates, upsert
 
 UNIVERSES = ("stock_universe", "fund_universe", "crypto_universe")
 DETAIL_COLUMNS = {"etf": ETF_DETAIL_COLUMNS, "mutual_fund": MUTUAL_FUND_DETAIL_COLUMNS, "crypto": CRYPTO_DETAIL_COLUMNS}
@@ -81,17 +81,34 @@ def _guard_shrink(universe_name: str, active: set[Key], removed: set[Key], max_r
         )
 
 
+def _known_values_kept(table: sa.Table, columns: Collection[str]) -> Updates:
+    """Upsert updates for ``columns`` that keep the stored value where the incoming one is unknown (NULL).
+
+    A source that lacks a field (SEC's fund list has no names or families) must not erase what another told us.
+    """
+    return lambda incoming: {column: sa.func.coalesce(incoming[column], table.c[column]) for column in columns}
+
+
 def _write_instruments(conn: Connection, frame: pd.DataFrame, seen_at: datetime) -> None:
-    """Upsert the snapshot's ``assets`` rows (active, first_seen kept) and their class detail rows."""
+    """Upsert the snapshot's ``assets`` rows (active, first_seen kept) and their class detail rows; a field the
+    snapshot leaves empty keeps its stored value."""
     rows = frame.loc[:, list(UNIVERSE_COLUMNS)].assign(active=True, first_seen=seen_at, last_seen=seen_at)
-    upsert(conn, assets, conform(rows, assets, ASSET_ROW_COLUMNS), preserve=("first_seen",))
+    described = [c for c in UNIVERSE_COLUMNS if c not in ("symbol", "asset_class", "source")]
+    upsert(
+        conn,
+        assets,
+        conform(rows, assets, ASSET_ROW_COLUMNS),
+        preserve=("first_seen",),
+        updates=_known_values_kept(assets, described),
+    )
     for asset_class, detail in frame.groupby("asset_class"):
         if asset_class in DETAIL_TABLES:
-            columns = DETAIL_COLUMNS[asset_class]
+            table, columns = DETAIL_TABLES[asset_class], DETAIL_COLUMNS[asset_class]
             upsert(
                 conn,
-                DETAIL_TABLES[asset_class],
-                conform(detail.loc[:, list(columns)], DETAIL_TABLES[asset_class], columns),
+                table,
+                conform(detail.loc[:, list(columns)], table, columns),
+                updates=_known_values_kept(table, [c for c in columns if c != "symbol"]),
             )
 
 

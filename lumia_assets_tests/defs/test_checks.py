@@ -34,12 +34,13 @@ def _sample(evaluation: dg.AssetCheckEvaluation) -> list[dict]:
     return evaluation.metadata["sample"].value
 
 
-def test_universe_checks_pass_then_catch_a_drop_a_duplicate_and_a_missing_name(settings, warehouse_url) -> None:
+def test_universe_checks_pass_then_catch_a_drop_a_duplicate_a_missing_exchange_and_name(settings, warehouse_url):
     assert _failed(run_checks(settings, "stock_universe")) == {}
 
     columns = "asset_class, name, exchange, active, source, first_seen, last_seen"
     last_stock = "(SELECT MAX(symbol) FROM assets WHERE asset_class = 'stock')"
-    execute(warehouse_url, f"UPDATE assets SET name = '' WHERE symbol = {last_stock.replace('MAX', 'MIN')}")
+    first_stock = last_stock.replace("MAX", "MIN")
+    execute(warehouse_url, f"UPDATE assets SET name = '', exchange = NULL WHERE symbol = {first_stock}")
     execute(warehouse_url, f"INSERT INTO assets (symbol, {columns}) SELECT LOWER(symbol), {columns} FROM assets "
             f"WHERE symbol = {last_stock}")  # fmt: skip
     drop = "INSERT INTO universe_snapshots (universe, taken_at, active_count, added, removed, reactivated) "
@@ -50,9 +51,11 @@ def test_universe_checks_pass_then_catch_a_drop_a_duplicate_and_a_missing_name(s
         "size_and_churn_within_bounds": ERROR,
         "no_duplicate_symbols": ERROR,
         "required_fields_present": ERROR,
+        "names_known": WARN,
     }
     assert "40%" in evaluations["size_and_churn_within_bounds"].description
-    assert _sample(evaluations["required_fields_present"])[0]["reason"] == "name"
+    assert _sample(evaluations["required_fields_present"])[0]["reason"] == "exchange"
+    assert _sample(evaluations["names_known"])[0]["reason"] == "name"
     assert _sample(evaluations["no_duplicate_symbols"])[0]["copies"] == 2
 
 

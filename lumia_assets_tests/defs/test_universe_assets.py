@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from lumia_assets.defs.prices.assets import equity_daily_prices
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.defs.universe.checks import UNIVERSE_CHECKS
 from lumia_assets.settings import Settings
 from lumia_assets.sim import MarketSimulator
+from lumia_assets_tests.defs.prices_helpers import materialize, settings_for
 
 UNIVERSES = [stock_universe, fund_universe, crypto_universe]
 
@@ -122,6 +125,54 @@ def test_fund_universe_falls_back_to_sec_when_the_nasdaq_fund_list_vanishes(sim,
     assert set(_assets_table(warehouse_url, "mutual_fund")["symbol"]) == _listed(sim, "mutual_fund")
 
 
+def _fund_details(warehouse_url: str) -> pd.DataFrame:
+    query = "SELECT a.symbol, a.name, m.fund_family, m.fund_type FROM assets a JOIN mutual_fund m USING (symbol)"
+    with warehouse_engine(warehouse_url).connect() as conn:
+        return pd.read_sql(sa.text(query + " ORDER BY a.symbol"), conn)
+
+
+@pytest.fixture
+def small_universe_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size checks read their bounds from the environment; the small simulator lists a dozen funds."""
+    monkeypatch.setenv("LUMIA_MIN_FUNDS", "5")
+
+
+def _checked(asset: dg.AssetsDefinition, settings: Settings) -> dg.ExecuteInProcessResult:
+    """Materialize ``asset`` with its checks, as a UI "Materialize" does (blocking checks can fail the run)."""
+    return dg.materialize([*UNIVERSES, *UNIVERSE_CHECKS], selection=[asset], resources=build_resources(settings),
+                          raise_on_error=False)  # fmt: skip
+
+
+def test_a_sec_fallback_day_keeps_the_stored_fund_names_and_families_and_passes_its_checks(
+    sim, warehouse_url, small_universe_bounds
+) -> None:
+    settings = _settings(sim, warehouse_url)
+    assert _checked(fund_universe, settings).success
+    named = _fund_details(warehouse_url)
+
+    sim.faults.inject("www.nasdaqtrader.com", "status", status=404, path_contains="mfundslist")
+    fallback = _checked(fund_universe, settings)
+
+    assert fallback.success
+    assert _metadata(fallback, fund_universe)["source"] == "sec"
+    assert named["name"].notna().all() and named["fund_family"].notna().all()
+    pd.testing.assert_frame_equal(_fund_details(warehouse_url), named)
+    assert all(e.passed for e in fallback.get_asset_check_evaluations())
+
+
+def test_funds_known_only_from_sec_are_a_counted_warning_not_a_failed_run(
+    sim, warehouse_url, small_universe_bounds
+) -> None:
+    sim.faults.inject("www.nasdaqtrader.com", "status", status=404, path_contains="mfundslist")
+    result = _checked(fund_universe, _settings(sim, warehouse_url))
+
+    assert result.success
+    failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
+    assert list(failed) == ["names_known"]
+    assert failed["names_known"].severity == dg.AssetCheckSeverity.WARN
+    assert failed["names_known"].metadata["failing"].value == len(_listed(sim, "mutual_fund"))
+
+
 def test_a_truncated_directory_fails_naming_the_file_and_leaves_the_universe_untouched(sim, warehouse_url) -> None:
     settings = _settings(sim, warehouse_url)
     _materialize(stock_universe, settings)
@@ -178,3 +229,21 @@ def test_a_bad_warehouse_url_fails_with_a_clear_message(sim, url: str, named: st
     message = _failure_message(result)
     assert named in message
     assert "LUMIA_WAREHOUSE_URL" in message
+
+
+@pytest.mark.slow
+def test_a_fund_known_only_from_sec_is_named_by_its_first_yahoo_answer(
+    sim, warehouse_url, small_universe_bounds, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    sim.faults.inject("www.nasdaqtrader.com", "status", status=404, path_contains="mfundslist")
+    settings = settings_for(sim, warehouse_url)
+    assert _checked(fund_universe, settings).success
+    assert _fund_details(warehouse_url)["name"].isna().all()
+
+    assert materialize(settings, [equity_daily_prices], date(2024, 6, 10)).success
+
+    truth = sim.equities.universe().set_index("symbol")["name"]
+    named = _fund_details(warehouse_url).set_index("symbol")["name"]
+    assert named.to_dict() == truth[named.index].to_dict()
+    assert all(e.passed for e in _checked(fund_universe, settings).get_asset_check_evaluations())

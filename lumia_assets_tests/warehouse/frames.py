@@ -69,3 +69,9 @@ def listings(*symbols: str, asset_class: str = "stock") -> pd.DataFrame:
         ],
         columns=list(UNIVERSE_COLUMNS),
     )
+
+
+def identities(*rows: tuple[str, date | None, str | None]) -> pd.DataFrame:
+    """What answers told about stocks: (symbol, listed_on, name) each."""
+    frame = pd.DataFrame(rows, columns=["symbol", "listed_on", "name"])
+    return frame.assign(asset_class="stock")[["symbol", "asset_class", "listed_on", "name"]]

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from lumia_assets.warehouse.engine import connect_warehouse
 from lumia_assets.warehouse.gaps import GAP_COLUMNS, missing_cells, partition_gaps
-from lumia_assets.warehouse.store import record_symbol_status, set_listed_on, upsert_daily_prices
+from lumia_assets.warehouse.store import record_identity, record_symbol_status, upsert_daily_prices
 from lumia_assets.warehouse.universe import sync_universe
-from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, bars, listings, statuses
+from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, bars, identities, listings, statuses
 
 
 def _seed(warehouse_url: str) -> sa.Engine:
@@ -65,7 +65,7 @@ def test_missing_cells_lists_them_by_date_then_symbol_up_to_a_limit(warehouse_ur
 
 def test_sessions_before_a_listing_and_symbols_the_upstream_does_not_know_are_not_gaps(warehouse_url: str) -> None:
     engine = _seed(warehouse_url)
-    set_listed_on(engine, pd.DataFrame([{"symbol": "NEWCO", "asset_class": "stock", "listed_on": DAYS[2]}]))
+    record_identity(engine, identities(("NEWCO", DAYS[2], None)))
     record_symbol_status(engine, statuses("unknown_symbol", "ZZZZ"))
 
     assert partition_gaps(engine, ["stock"], DAYS)["missing"].tolist() == [0, 1, 0]

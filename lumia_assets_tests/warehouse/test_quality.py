@@ -15,6 +15,7 @@ from lumia_assets.warehouse.quality import (
     cross_source_disagreement,
     duplicate_prices,
     duplicate_symbols,
+    missing_names,
     missing_required_fields,
     ohlc_sanity,
     price_coverage,
@@ -257,7 +258,7 @@ def test_duplicate_symbols_catches_spellings_that_differ_in_case_or_padding(engi
     assert duplicate_symbols(engine, ["etf"]).passed
 
 
-def test_missing_required_fields_names_the_field(engine: sa.Engine) -> None:
+def test_missing_required_fields_names_the_field_and_a_missing_name_is_counted_apart(engine: sa.Engine) -> None:
     def instrument(symbol: str, asset_class: str = "stock", **changes: object) -> dict[str, object]:
         return {"symbol": symbol, "asset_class": asset_class, "name": symbol, "exchange": "NASDAQ", "source": "sec",
                 "active": True, "first_seen": FETCHED_AT, "last_seen": FETCHED_AT, **changes}  # fmt: skip
@@ -282,14 +283,16 @@ def test_missing_required_fields_names_the_field(engine: sa.Engine) -> None:
         conn.execute(crypto.insert(), [pair("BTC/USDT"), pair("ETH/USDT", primary_exchange="")])
 
     result = missing_required_fields(engine)
-    assert (result.passed, result.failing, result.checked) == (False, 4, 6)
+    assert (result.passed, result.failing, result.checked) == (False, 3, 6)
     assert [(r["asset_class"], r["symbol"], r["reason"]) for r in result.sample] == [
         ("crypto", "ETH/USDT", "crypto.primary_exchange"),
         ("crypto", "SOL/USDT", "crypto.base"),
         ("stock", "BLANK", "exchange"),
-        ("stock", "NONAME", "name"),
     ]
     assert missing_required_fields(engine, ["etf"]).checked == 0
+    unnamed = missing_names(engine)
+    assert (unnamed.passed, unnamed.failing, unnamed.checked) == (False, 1, 6)
+    assert [(r["symbol"], r["reason"]) for r in unnamed.sample] == [("NONAME", "name")]
 
 
 def test_cross_source_disagreement_compares_matching_closes() -> None:

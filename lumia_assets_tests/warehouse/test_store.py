@@ -16,14 +16,14 @@ from lumia_assets.warehouse.store import (
     ACTIVE_SYMBOL_COLUMNS,
     PriceBatch,
     active_symbols,
+    record_identity,
     record_symbol_status,
-    set_listed_on,
     upsert_corporate_actions,
     upsert_daily_prices,
     write_price_batch,
 )
 from lumia_assets.warehouse.universe import sync_universe
-from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, actions, bars, listings, statuses
+from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, actions, bars, identities, listings, statuses
 
 
 def _table(engine: sa.Engine, name: str) -> pd.DataFrame:
@@ -125,7 +125,7 @@ def test_a_batch_is_one_transaction_so_a_bad_part_leaves_none_of_it(warehouse_ur
         bars=bars("AAPL", DAYS),
         actions=actions("AAPL", (DAYS[0], "dividend", 0.24)),
         statuses=statuses("ok", "AAPL"),
-        listed_on=pd.DataFrame([{"symbol": "AAPL", "asset_class": "stock"}]),
+        identities=pd.DataFrame([{"symbol": "AAPL", "asset_class": "stock", "name": "Apple"}]),
     )
     with pytest.raises(FrameContractError, match=r"assets: .*missing columns \['listed_on'\]"):
         write_price_batch(engine, batch)
@@ -139,10 +139,10 @@ def test_a_batch_writes_all_its_parts(warehouse_url: str) -> None:
         bars=bars("AAPL", DAYS),
         actions=pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS)),
         statuses=statuses("ok", "AAPL"),
-        listed_on=pd.DataFrame([{"symbol": "AAPL", "asset_class": "stock", "listed_on": date(1980, 12, 12)}]),
+        identities=identities(("AAPL", date(1980, 12, 12), None)),
     )
     counts = write_price_batch(engine, batch)
-    assert (counts.bars, counts.actions, counts.statuses, counts.listed_on) == (3, 0, 1, 1)
+    assert (counts.bars, counts.actions, counts.statuses, counts.identities) == (3, 0, 1, 1)
     assert active_symbols(engine, ["stock"])["listed_on"].tolist() == [date(1980, 12, 12)]
 
 
@@ -154,7 +154,7 @@ def test_active_symbols_lists_only_active_rows_of_the_asked_classes(warehouse_ur
     sync_universe(engine, "stock_universe", ("stock", "etf"), pd.concat([
         listings(*(f"S{i}" for i in range(5))), listings("SPY", asset_class="etf")
     ]), seen_at=FETCHED_AT)  # fmt: skip
-    set_listed_on(engine, pd.DataFrame([{"symbol": "S1", "asset_class": "stock", "listed_on": DAYS[1]}]))
+    record_identity(engine, identities(("S1", DAYS[1], None)))
 
     symbols = active_symbols(engine, ["stock"])
     assert list(symbols.columns) == list(ACTIVE_SYMBOL_COLUMNS)
@@ -162,3 +162,19 @@ def test_active_symbols_lists_only_active_rows_of_the_asked_classes(warehouse_ur
     assert symbols.set_index("symbol").loc["S1", "listed_on"] == DAYS[1]
     assert pd.isna(symbols.set_index("symbol").loc["S0", "listed_on"])
     assert active_symbols(engine, ["etf", "crypto"])["symbol"].tolist() == ["SPY"]
+
+
+def test_listed_on_only_moves_earlier_and_a_name_fills_only_a_missing_one(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    sync_universe(engine, "stock_universe", ("stock",), listings("OLD", "NEW").assign(name=["Old Co", None]),
+                  seen_at=FETCHED_AT)  # fmt: skip
+    record_identity(engine, identities(("OLD", DAYS[1], "Renamed Co"), ("NEW", None, "New Co")))
+    record_identity(engine, identities(("OLD", DAYS[2], None), ("NEW", DAYS[2], "Other Name")))
+    record_identity(engine, identities(("OLD", DAYS[0], None)))
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT symbol, listed_on, name FROM assets ORDER BY symbol")).all()
+    assert [(r.symbol, pd.Timestamp(r.listed_on).date(), r.name) for r in rows] == [
+        ("NEW", DAYS[2], "New Co"),
+        ("OLD", DAYS[0], "Old Co"),
+    ]

@@ -22,7 +22,7 @@ from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_daily_bars
 from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
 from lumia_assets.warehouse.store import (
-    LISTED_ON_COLUMNS,
+    IDENTITY_COLUMNS,
     STATUS_COLUMNS,
     BatchCounts,
     PriceBatch,
@@ -123,21 +123,21 @@ def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: 
     """
     checked_at = datetime.now(UTC)
     histories: list[SymbolHistory] = []
-    listed_on = []
+    identities = []
     for outcome in outcomes:
-        symbol, first_day = outcome.instrument.symbol, None
+        symbol, told = outcome.instrument.symbol, None
         if outcome.history is not None:
             histories.append(outcome.history)
-            first_day = outcome.history.listed_on
+            told = outcome.history
         elif outcome.no_data is not None:
             report.no_data[symbol] = outcome.no_data.kind
-            first_day = outcome.no_data.listed_on
+            told = outcome.no_data
         elif isinstance(outcome.error, RangeNotServedError):
             report.not_served[symbol] = str(outcome.error)
         else:
             report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
-        if first_day is not None:
-            listed_on.append((symbol, outcome.instrument.asset_class, first_day))
+        if told is not None and (told.listed_on or told.name):
+            identities.append((symbol, outcome.instrument.asset_class, told.listed_on, told.name))
     clean = clean_daily_bars(_frame([h.bars for h in histories], PRICE_COLUMNS), report.sessions, last_closed)
     if not clean.rejected.empty:
         report.rejected.append(clean.rejected)
@@ -150,7 +150,7 @@ def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: 
         bars=clean.bars,
         actions=actions[actions["date"].isin(report.sessions)].reset_index(drop=True),
         statuses=pd.DataFrame([_status_row(o, checked_at) for o in outcomes], columns=list(STATUS_COLUMNS)),
-        listed_on=pd.DataFrame(listed_on, columns=list(LISTED_ON_COLUMNS)),
+        identities=pd.DataFrame(identities, columns=list(IDENTITY_COLUMNS)),
     )
 
 

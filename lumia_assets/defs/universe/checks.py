@@ -1,11 +1,12 @@
-"""Universe checks: size and churn within bounds, no duplicate symbols, required fields present. All ERROR and
-blocking: a broken universe must not drive a price run."""
+"""Universe checks: size and churn within bounds, no duplicate symbols, required fields present (ERROR, blocking:
+a broken universe must not drive a price run), and names known (WARN: a fund known only from SEC's list has no
+name until Yahoo's first answer gives it one; a fallback day must never fail the universe run)."""
 
 from collections.abc import Callable
 
 import dagster as dg
 
-from lumia_assets.defs.check_results import ERROR, check_result
+from lumia_assets.defs.check_results import ERROR, WARN, check_result
 from lumia_assets.defs.resources import WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.settings import Settings
@@ -17,7 +18,7 @@ MAX_CHURN = 0.2  # the share of the previous snapshot a run may remove; sync_uni
 def universe_checks(
     asset: dg.AssetsDefinition, asset_classes: tuple[str, ...], min_rows: Callable[[Settings], int]
 ) -> list[dg.AssetChecksDefinition]:
-    """The three checks of one universe asset; ``min_rows`` reads its lower bound from the settings."""
+    """The checks of one universe asset; ``min_rows`` reads its lower bound from the settings."""
     universe = asset.key.to_user_string()
 
     @dg.asset_check(
@@ -45,12 +46,21 @@ def universe_checks(
         asset=asset,
         name="required_fields_present",
         blocking=True,
-        description="Every active instrument has a name, exchange and source (crypto: base, quote, primary exchange).",
+        description="Every active instrument has an exchange and source (crypto: base, quote, primary exchange).",
     )
     def required(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         return check_result(quality.missing_required_fields(warehouse.engine(), asset_classes), ERROR)
 
-    return [bounds, duplicates, required]
+    @dg.asset_check(
+        asset=asset,
+        name="names_known",
+        description="Every active instrument has a name. Funds known only from SEC's list (no names) get theirs "
+        "from Yahoo's first answer; until then they are counted here as a warning.",
+    )
+    def names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return check_result(quality.missing_names(warehouse.engine(), asset_classes), WARN)
+
+    return [bounds, duplicates, required, names]
 
 
 UNIVERSE_CHECKS = [
