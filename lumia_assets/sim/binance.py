@@ -33,7 +33,7 @@ class BinanceApp:
         return WEIGHTS.get(request.path, 1)
 
     def handle(self, request: SimRequest) -> SimResponse:
-        now = self.market.config.clock()
+        now = self.market.clock.now()
         if request.path == "/api/v3/time":
             return SimResponse.json({"serverTime": int(now.timestamp() * 1000)})
         if request.path == "/api/v3/exchangeInfo":

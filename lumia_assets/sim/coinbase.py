@@ -27,7 +27,7 @@ class CoinbaseExchangeApp:
         self.market = market
 
     def handle(self, request: SimRequest) -> SimResponse:
-        today = self.market.config.clock().date()
+        today = self.market.clock.now().date()
         pairs = [p for p in self.market.pairs("coinbaseexchange") if p.listed_on is None or p.listed_on <= today]
         if request.path == "/products":
             return SimResponse.json([
@@ -57,7 +57,7 @@ class CoinbaseExchangeApp:
             return SimResponse.json({"message": "NotFound"}, 404)
         if request.param("granularity") != "86400":
             return SimResponse.json({"message": "the simulator serves granularity=86400"}, 400)
-        now = self.market.config.clock()
+        now = self.market.clock.now()
         start = _seconds(request.param("start")) or 0
         end = _seconds(request.param("end")) or int(now.timestamp())
         rows = [

@@ -1,9 +1,9 @@
-"""Simulator configuration: universe size profiles, seed, history start and the clock."""
+"""Simulator configuration: universe size profiles, seed, history start and where the clock starts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 Profile = Literal["small", "default"]
@@ -42,7 +42,8 @@ class SimConfig:
     profile: Profile = "default"
     seed: int = 42
     history_start: date = date(2018, 1, 2)
-    now: datetime | None = None  # a frozen clock for tests; None follows real UTC time
+    now: datetime | None = None  # where the clock starts (tz-aware); with neither this nor as_of: real UTC time
+    as_of: date | None = None  # "today": the clock starts at 18:00 New York on this day, after the close
     split_fraction: float = 0.08
     dividend_fraction: float = 0.35
     listing_fraction: float = 0.05  # listed after history_start
@@ -52,8 +53,6 @@ class SimConfig:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"unknown simulator profile {self.profile!r}; choose one of {sorted(PROFILES)}")
+        if self.now is not None and self.as_of is not None:
+            raise ValueError("SimConfig takes now or as_of, not both: as_of starts the clock at 18:00 New York")
         object.__setattr__(self, "sizes", PROFILES[self.profile])
-
-    def clock(self) -> datetime:
-        """The simulator's current time, tz-aware UTC."""
-        return self.now.astimezone(UTC) if self.now else datetime.now(UTC)

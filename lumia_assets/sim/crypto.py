@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from lumia_assets.sim.clock import SimClock
 from lumia_assets.sim.config import SimConfig
 from lumia_assets.sim.protocol import HostApp
 from lumia_assets.sim.randomwalk import random_walk_ohlcv, symbol_rng
@@ -64,10 +65,11 @@ def _bases(rng: random.Random, count: int) -> list[str]:
 
 
 class CryptoMarket:
-    """Deterministic crypto pairs and candles for each simulated exchange."""
+    """Deterministic crypto pairs and candles for each simulated exchange, on a clock (its own unless given one)."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, clock: SimClock | None = None) -> None:
         self.config = config
+        self.clock = clock or SimClock.from_config(config)
         self._lock = threading.Lock()
         self._skews: dict[tuple[str, str], float] = {}
         self._pairs = self._generate()
@@ -76,7 +78,7 @@ class CryptoMarket:
         rng = random.Random(self.config.seed + 1)
         sizes = self.config.sizes.crypto_pairs
         bases = _bases(rng, max(sizes.values()))
-        today = self.config.clock().date()
+        today = self.clock.now().date()
         pairs: dict[str, dict[str, Pair]] = {}
         for exchange in EXCHANGES:
             count = sizes.get(exchange.removesuffix("exchange"), 0)
@@ -108,7 +110,7 @@ class CryptoMarket:
 
     def markets(self, exchange: str) -> pd.DataFrame:
         """Truth: symbol, base, quote, native_id, active, listed_on, delisted_on."""
-        today = self.config.clock().date()
+        today = self.clock.now().date()
         rows = [
             {
                 "symbol": p.symbol,
@@ -148,7 +150,7 @@ class CryptoMarket:
 
     def daily_candles(self, exchange: str, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Truth: closed UTC-day candles from ``start`` to ``end`` inclusive (date, open, high, low, close, volume)."""
-        closed_through = self.config.clock() - timedelta(days=1)
+        closed_through = self.clock.now() - timedelta(days=1)
         frame = self.candles(exchange, symbol, closed_through)
         return frame[(frame.index >= start) & (frame.index <= end)].rename_axis("date").reset_index()
 

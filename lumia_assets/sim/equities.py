@@ -1,7 +1,9 @@
 """The simulated US equity market: listings in three directories, NYSE-session prices and corporate actions.
 
-Prices are served the way Yahoo serves them: OHLC and volume split-adjusted as of now, and an adjusted close
-that also folds in dividends (Yahoo's multiplicative method). Everything derives from ``SimConfig``.
+The model is as traded: each instrument's path is what traded each session, and a split's ex-date divides its
+prices by the ratio (and multiplies its volume). Yahoo serves the path as of the clock (see ``sim/actions.py``):
+split-adjusted for the splits gone ex by now, with an adjusted close folding in the distributions gone ex by now.
+Everything derives from ``SimConfig``, the clock and the mutations tests make (all undone by ``reset``).
 """
 
 from __future__ import annotations
@@ -11,21 +13,31 @@ import string
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from lumia_assets.sim.actions import (
+    CorporateAction,
+    actions_frame,
+    adjustment_factors,
+    as_traded,
+    check_value,
+    draw_actions,
+    later_splits,
+    split_adjusted,
+    split_adjusted_actions,
+    split_steps,
+)
+from lumia_assets.sim.clock import EVENING, NEW_YORK, SimClock
 from lumia_assets.sim.config import SimConfig
-from lumia_assets.sim.randomwalk import random_walk_ohlcv, symbol_rng
+from lumia_assets.sim.randomwalk import OhlcvPath, random_walk_ohlcv, symbol_rng
 
-NEW_YORK = ZoneInfo("America/New_York")  # the market's time zone
 HORIZON_END = date(2030, 12, 31)  # paths span a fixed horizon, so history never changes with the clock
 SERIES_CACHE_SIZE = 4096  # price paths kept in memory (about 130 kB each)
-SPLIT_RATIOS = (2.0, 3.0, 0.1)  # 2:1, 3:1 and a 1:10 reverse split
 WORDS = ("Apex", "Atlas", "Beacon", "Birch", "Cedar", "Crest", "Delta", "Ember", "Falcon", "Granite", "Harbor",
          "Horizon", "Iron", "Juniper", "Keystone", "Lumen", "Maple", "Meridian", "Nova", "Oak", "Orion", "Pioneer",
          "Quartz", "Redwood", "Sierra", "Summit", "Terra", "Titan", "Union", "Vertex", "Willow", "Zenith")  # fmt: skip
@@ -78,16 +90,6 @@ class Instrument:
 
 
 @dataclass(frozen=True)
-class CorporateAction:
-    """A split (value = ratio, 2.0 for 2:1), dividend or capital gain (value = cash per share)."""
-
-    position: int  # index of the ex-date in the instrument's bars
-    day: date
-    action: str
-    value: float
-
-
-@dataclass(frozen=True)
 class Bars:
     """Bars as Yahoo serves them, as parallel arrays; ``ts`` is each session's open in epoch seconds."""
 
@@ -99,7 +101,7 @@ class Bars:
     close: np.ndarray
     adj_close: np.ndarray
     volume: np.ndarray
-    actions: tuple[CorporateAction, ...]
+    actions: tuple[CorporateAction, ...]  # amounts as served: split-adjusted like the bars
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -130,27 +132,31 @@ class Bars:
         columns = ("open", "high", "low", "close", "adj_close", "volume")
         return pd.DataFrame({"date": list(self.days), **{c: getattr(self, c) for c in columns}})
 
-    def actions_frame(self) -> pd.DataFrame:
-        """date, action, value."""
-        rows = [(a.day, a.action, a.value) for a in self.actions]
-        return pd.DataFrame(rows, columns=["date", "action", "value"])
-
 
 @dataclass(frozen=True)
 class _PricePath:
-    """An instrument's bars over every session from its listing to the horizon, before any cut-off."""
+    """An instrument's random walk over every session from its listing to the horizon, and its drawn actions.
+
+    The walk is unsplit; the as-traded bars divide it by the splits gone ex (drawn or added by a test).
+    """
 
     first: int  # calendar index of its first session
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
+    walk: OhlcvPath
     actions: tuple[CorporateAction, ...]
 
 
+@dataclass(frozen=True)
+class _Traded:
+    """An instrument's first bars as they traded, with the corporate actions whose ex-dates they include."""
+
+    window: slice  # their calendar sessions
+    bars: OhlcvPath
+    actions: tuple[CorporateAction, ...]  # as-traded amounts
+    steps: np.ndarray | None  # per bar, the ratio of the split going ex on it; None without a split
+
+
 class _Sessions:
-    """NYSE sessions from ``history_start`` to the horizon, with their open and close times."""
+    """NYSE sessions from ``history_start`` to the horizon, with their open, close and 18:00 New York times."""
 
     def __init__(self, start: date) -> None:
         calendar = xcals.get_calendar("XNYS", start=start, end=HORIZON_END)
@@ -158,10 +164,17 @@ class _Sessions:
         self.days = np.array([s.date() for s in sessions], dtype=object)
         self.opens = (calendar.opens.loc[sessions].astype("int64") // 10**9).to_numpy()
         self.closes = (calendar.closes.loc[sessions].astype("int64") // 10**9).to_numpy()
+        evening = timedelta(hours=EVENING.hour, minutes=EVENING.minute)
+        evenings = (sessions.tz_localize(None) + evening).tz_localize(NEW_YORK)
+        self.evenings = (evenings.astype("int64") // 10**9).to_numpy()
 
     def index_of(self, day: date) -> int:
         """Index of the first session on or after ``day``."""
         return int(np.searchsorted(self.days, day))
+
+    def is_session(self, day: date) -> bool:
+        index = self.index_of(day)
+        return index < len(self.days) and self.days[index] == day
 
     def opened_by(self, now: datetime) -> int:
         """How many sessions have opened by ``now`` (the last may still be in progress)."""
@@ -171,17 +184,30 @@ class _Sessions:
         """How many sessions have closed by ``now``."""
         return int(np.searchsorted(self.closes, now.timestamp(), side="right"))
 
+    def evening_after(self, now: datetime, sessions: int) -> datetime:
+        """18:00 New York of the ``sessions``-th session whose 18:00 is after ``now``."""
+        index = int(np.searchsorted(self.evenings, now.timestamp(), side="right")) + sessions - 1
+        if index >= len(self.days):
+            raise ValueError(f"the simulated market has no sessions after {HORIZON_END}: cannot advance that far")
+        return datetime.fromtimestamp(int(self.evenings[index]), NEW_YORK)
+
 
 class EquityMarket:
-    """Deterministic equity universe and prices. Mutations (``delist``, ``list_new``) are undone by ``reset``."""
+    """Deterministic equity universe and prices on a clock (its own unless given the simulator's).
 
-    def __init__(self, config: SimConfig) -> None:
+    Mutations (``delist``, ``list_new``, ``add_split``, ``add_dividend``, ``add_capital_gain``, ``restate_action``)
+    are undone by ``reset``.
+    """
+
+    def __init__(self, config: SimConfig, clock: SimClock | None = None) -> None:
         self.config = config
+        self.clock = clock or SimClock.from_config(config)
         self.sessions = _Sessions(config.history_start)
-        self._lock = threading.Lock()
-        self._generated = _UniverseBuilder(config, self.sessions).build()
+        self._lock = threading.RLock()
+        self._generated = _UniverseBuilder(config, self.sessions, self.clock.now().date()).build()
         self._instruments: dict[str, Instrument] = {}
         self._by_yahoo: dict[str, Instrument] = {}
+        self._added: dict[str, dict[tuple[date, str], CorporateAction]] = {}  # per symbol, over the drawn actions
         self._cached_path = lru_cache(maxsize=SERIES_CACHE_SIZE)(self._generate_path)
         self.reset()
 
@@ -197,7 +223,7 @@ class EquityMarket:
 
     def listed(self, directory: str) -> list[Instrument]:
         """What ``directory`` (nasdaqlisted, otherlisted or mfundslist) lists today, test issues included."""
-        today = self.config.clock().date()
+        today = self.clock.now().date()
         with self._lock:
             listed = [i for i in self._instruments.values() if i.directory == directory and i.listed_at(today)]
         return sorted(listed, key=lambda i: i.symbol)
@@ -226,10 +252,11 @@ class EquityMarket:
             self._put(_other_listing(symbol, name, asset_class, code, listed_on=day))
 
     def reset(self) -> None:
-        """Undo every mutation."""
+        """Undo every mutation (the clock is the simulator's to reset)."""
         with self._lock:
             self._instruments = {i.symbol: i for i in self._generated}
             self._by_yahoo = {i.yahoo_symbol: i for i in self._generated}
+            self._added = {}
 
     def _instrument(self, symbol: str) -> Instrument:
         with self._lock:
@@ -241,6 +268,86 @@ class EquityMarket:
         with self._lock:
             self._instruments[instrument.symbol] = instrument
             self._by_yahoo[instrument.yahoo_symbol] = instrument
+
+    # -- corporate-action mutations ------------------------------------------------------------------------
+    def add_split(self, symbol: str, day: date, ratio: float) -> None:
+        """``symbol`` splits on ex-date ``day`` by ``ratio`` (2.0 for 2:1, 0.1 for 1:10): prices ÷ it, volume × it."""
+        self._add(symbol, day, "split", ratio)
+
+    def add_dividend(self, symbol: str, day: date, amount: float) -> None:
+        """``symbol`` pays ``amount`` per share (as traded) with ex-date ``day``."""
+        self._add(symbol, day, "dividend", amount)
+
+    def add_capital_gain(self, symbol: str, day: date, amount: float, in_dividend: bool = False) -> None:
+        """``symbol`` distributes a capital gain of ``amount`` with ex-date ``day``.
+
+        With ``in_dividend`` the gain is paid inside that day's dividend: its amount grows by ``amount`` (a
+        dividend of ``amount`` if there was none), and the adjusted close counts the dividend only.
+        """
+        with self._lock:
+            self._add(symbol, day, "capital_gain", amount, in_dividend)
+            if in_dividend:
+                self._change_dividend(symbol, day, amount)
+
+    def restate_action(self, symbol: str, day: date, action: str, amount: float) -> None:
+        """Change the as-traded amount (a split's ratio) of ``symbol``'s ``action`` on ``day``.
+
+        Restating a capital gain paid inside the dividend changes that dividend by the same difference.
+        """
+        check_value(action, amount)
+        with self._lock:
+            old = self._actions_by_key(symbol).get((day, action))
+            if old is None:
+                raise ValueError(f"{symbol} has no {action} on {day} to restate; add_{action} creates one")
+            self._store(symbol, replace(old, value=amount))
+            if old.in_dividend:
+                self._change_dividend(symbol, day, amount - old.value)
+
+    def _add(self, symbol: str, day: date, action: str, value: float, in_dividend: bool = False) -> None:
+        check_value(action, value)
+        with self._lock:
+            if (day, action) in self._actions_by_key(symbol):
+                raise ValueError(f"{symbol} has a {action} on {day} already; restate_action changes its amount")
+            position = self._position(self._instrument(symbol), day)
+            self._store(symbol, CorporateAction(position, day, action, float(value), in_dividend))
+
+    def _change_dividend(self, symbol: str, day: date, difference: float) -> None:
+        """Grow (or shrink) the dividend of ``day`` by ``difference``; create it if there is none."""
+        dividend = self._actions_by_key(symbol).get((day, "dividend"))
+        if dividend is None:
+            dividend = CorporateAction(self._position(self._instrument(symbol), day), day, "dividend", 0.0)
+        value = round(dividend.value + difference, 10)
+        check_value("dividend", value)
+        self._store(symbol, replace(dividend, value=value))
+
+    def _position(self, instrument: Instrument, day: date) -> int:
+        """``day``'s index in ``instrument``'s bars; a ValueError unless it is one of its sessions."""
+        first = self._path(instrument).first
+        index = self.sessions.index_of(day)
+        if not self.sessions.is_session(day) or index < first:
+            listed = self.sessions.days[first]
+            raise ValueError(f"{day} is not an NYSE session of {instrument.symbol} (listed {listed}); pick one")
+        if instrument.delisted_on is not None and day >= instrument.delisted_on:
+            raise ValueError(f"{instrument.symbol} is delisted from {instrument.delisted_on}; {day} has no bar")
+        return index - first
+
+    def _store(self, symbol: str, action: CorporateAction) -> None:
+        with self._lock:
+            self._added.setdefault(symbol, {})[(action.day, action.action)] = action
+
+    def _actions_by_key(self, symbol: str) -> dict[tuple[date, str], CorporateAction]:
+        """Every corporate action of ``symbol``, drawn or added, by (ex-date, action)."""
+        actions = self._actions(symbol, self._path(self._instrument(symbol)))
+        return {(a.day, a.action): a for a in actions}
+
+    def _actions(self, symbol: str, path: _PricePath) -> tuple[CorporateAction, ...]:
+        """``path``'s drawn actions, with those a test added or restated over them, in ex-date order."""
+        with self._lock:
+            added = self._added.get(symbol)
+        if not added:
+            return path.actions
+        merged = {**{(a.day, a.action): a for a in path.actions}, **added}
+        return tuple(sorted(merged.values(), key=lambda a: (a.position, a.action)))
 
     # -- prices --------------------------------------------------------------------------------------------
     def served_bars(self, instrument: Instrument, now: datetime) -> Bars:
@@ -255,44 +362,73 @@ class EquityMarket:
     def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         """Truth: ``symbol``'s closed sessions from ``start`` to ``end`` inclusive, exactly as Yahoo serves them now.
 
-        Like Yahoo's ``adjclose``, they are adjusted as of the session in progress: once a session with a dividend
-        ex-date opens, every earlier close is adjusted for it, although the session itself is not closed yet.
+        OHLC and volume are split-adjusted for the splits gone ex by now, and ``adj_close`` folds in the
+        distributions gone ex by now, like Yahoo's: once a session with an ex-date opens, every earlier bar is
+        adjusted for it, although the session itself is not closed yet.
         """
-        now = self.config.clock()
+        now = self.clock.now()
         last_closed = self.sessions.days[self.sessions.closed_by(now) - 1]
         served = self._bars(self._instrument(symbol), self.sessions.opened_by(now))
         return served.between(start, min(end, last_closed)).frame()
 
-    def corporate_actions(self, symbol: str) -> pd.DataFrame:
-        """Truth: ``symbol``'s splits, dividends and capital gains with ex-dates up to the last closed session."""
-        closed = self.sessions.closed_by(self.config.clock())
-        return self._bars(self._instrument(symbol), closed).actions_frame()
+    def as_traded_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """Truth: ``symbol``'s closed sessions from ``start`` to ``end`` inclusive, as they traded.
 
-    def _bars(self, instrument: Instrument, sessions_seen: int) -> Bars:
-        """The instrument's bars as of the first ``sessions_seen`` calendar sessions, adjusted as of then."""
-        path = self._path(instrument.symbol, instrument.asset_class, instrument.listed_on)
+        date, open, high, low, close, volume: unadjusted, so the clock only decides the last session.
+        """
+        traded = self._traded(self._instrument(symbol), self.sessions.closed_by(self.clock.now()))
+        columns = {name: getattr(traded.bars, name) for name in ("open", "high", "low", "close", "volume")}
+        frame = pd.DataFrame({"date": list(self.sessions.days[traded.window]), **columns})
+        return frame[(frame["date"] >= start) & (frame["date"] <= end)].reset_index(drop=True)
+
+    def corporate_actions(self, symbol: str) -> pd.DataFrame:
+        """Truth: ``symbol``'s splits, dividends and capital gains with ex-dates up to the last closed session.
+
+        date, action, value, in_dividend: values as traded (a split's ratio, cash per share as paid), and
+        ``in_dividend`` True for a capital gain already included in that day's dividend.
+        """
+        closed = self.sessions.closed_by(self.clock.now())
+        return actions_frame(self._traded(self._instrument(symbol), closed).actions)
+
+    def served_actions(self, symbol: str) -> pd.DataFrame:
+        """What Yahoo's chart ``events`` say now: ex-dates of the sessions opened so far, cash split-adjusted."""
+        return actions_frame(self._bars(self._instrument(symbol), self.sessions.opened_by(self.clock.now())).actions)
+
+    def _traded(self, instrument: Instrument, sessions_seen: int) -> _Traded:
+        """The instrument's bars of the first ``sessions_seen`` calendar sessions, as they traded."""
+        path = self._path(instrument)
         last = sessions_seen
         if instrument.delisted_on is not None:
             last = min(last, self.sessions.index_of(instrument.delisted_on))
         count = max(0, last - path.first)
-        actions = tuple(a for a in path.actions if a.position < count)
-        close = path.close[:count]
+        actions = tuple(a for a in self._actions(instrument.symbol, path) if a.position < count)
+        steps = split_steps(count, actions)
         window = slice(path.first, path.first + count)
+        # a fund's NAV falls by exactly what it distributes; a stock's move on its ex-date is left to the walk
+        paid_out = actions if instrument.asset_class == "mutual_fund" else ()
+        return _Traded(window, as_traded(path.walk, count, steps, paid_out), actions, steps)
+
+    def _bars(self, instrument: Instrument, sessions_seen: int) -> Bars:
+        """The instrument's bars of the first ``sessions_seen`` calendar sessions, served as of then."""
+        traded = self._traded(instrument, sessions_seen)
+        later = later_splits(traded.steps)
+        served = split_adjusted(traded.bars, later)
+        actions = split_adjusted_actions(traded.actions, later)
         return Bars(
-            days=self.sessions.days[window],
-            ts=self.sessions.opens[window],
-            open=path.open[:count],
-            high=path.high[:count],
-            low=path.low[:count],
-            close=close,
-            adj_close=_dividend_adjusted(close, actions),
-            volume=path.volume[:count],
+            days=self.sessions.days[traded.window],
+            ts=self.sessions.opens[traded.window],
+            open=served.open,
+            high=served.high,
+            low=served.low,
+            close=served.close,
+            adj_close=served.close * adjustment_factors(served.close, actions),
+            volume=served.volume,
             actions=actions,
         )
 
-    def _path(self, symbol: str, asset_class: str, listed_on: date | None) -> _PricePath:
-        first = 0 if listed_on is None else self.sessions.index_of(listed_on)
-        return self._cached_path(symbol, asset_class, first)
+    def _path(self, instrument: Instrument) -> _PricePath:
+        first = 0 if instrument.listed_on is None else self.sessions.index_of(instrument.listed_on)
+        return self._cached_path(instrument.symbol, instrument.asset_class, first)
 
     def _generate_path(self, symbol: str, asset_class: str, first: int) -> _PricePath:
         return _price_path(self.config, self.sessions.days, symbol, asset_class, first)
@@ -314,41 +450,11 @@ def _price_path(config: SimConfig, days: np.ndarray, symbol: str, asset_class: s
     )
     close = path.close[first:]
     if is_fund:  # Yahoo serves fund NAVs with O=H=L=C and no volume
-        ohlcv = (close, close, close, close, np.zeros(len(close)))
+        walk = OhlcvPath(close, close, close, close, np.zeros(len(close)))
     else:
-        ohlcv = (path.open[first:], path.high[first:], path.low[first:], close, path.volume[first:])
+        walk = OhlcvPath(path.open[first:], path.high[first:], path.low[first:], close, path.volume[first:])
     events = symbol_rng(config.seed, symbol, "events")
-    return _PricePath(first, *ohlcv, actions=_corporate_actions(config, events, days[first:], close, is_fund))
-
-
-def _corporate_actions(
-    config: SimConfig, rng: np.random.Generator, days: np.ndarray, close: np.ndarray, is_fund: bool
-) -> tuple[CorporateAction, ...]:
-    """Splits for a ``split_fraction`` of stocks, quarterly dividends, and yearly capital gains for some funds."""
-    actions = []
-    if not is_fund and len(close) > 300 and rng.random() < config.split_fraction:
-        position = int(rng.integers(100, len(close) - 100))
-        actions.append(CorporateAction(position, days[position], "split", float(rng.choice(SPLIT_RATIOS))))
-    if rng.random() < config.dividend_fraction:
-        quarterly_yield = float(rng.uniform(0.002, 0.01))
-        for position in range(int(rng.integers(20, 63)), len(close), 63):
-            cash = round(float(close[position - 1]) * quarterly_yield, 4)
-            actions.append(CorporateAction(position, days[position], "dividend", cash))
-    if is_fund and rng.random() < 0.5:
-        for position in range(int(rng.integers(150, 250)), len(close), 252):
-            cash = round(float(close[position - 1]) * 0.02, 4)
-            actions.append(CorporateAction(position, days[position], "capital_gain", cash))
-    return tuple(sorted(actions, key=lambda a: (a.position, a.action)))
-
-
-def _dividend_adjusted(close: np.ndarray, actions: tuple[CorporateAction, ...]) -> np.ndarray:
-    """Yahoo's adjusted close: each dividend scales every earlier close by ``1 - cash / previous close``."""
-    multipliers = np.ones(len(close))
-    for action in actions:
-        if action.action == "dividend" and action.position > 0:
-            multipliers[action.position - 1] = 1.0 - action.value / close[action.position - 1]
-    factors = np.cumprod(multipliers[::-1])[::-1]
-    return np.round(close * factors, 6)
+    return _PricePath(first, walk, actions=draw_actions(config, events, days[first:], walk, is_fund))
 
 
 def _in_progress(bars: Bars, progress: float) -> Bars:
@@ -421,11 +527,10 @@ SPECIAL_LISTINGS = (  # spellings every consumer must get right
 class _UniverseBuilder:
     """Draws the listings of one ``SimConfig``: realistic tickers, names, classes, preferreds and lifecycles."""
 
-    def __init__(self, config: SimConfig, sessions: _Sessions) -> None:
+    def __init__(self, config: SimConfig, sessions: _Sessions, today: date) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
         self.taken = {i.symbol for i in TEST_ISSUES} | {symbol for symbol, _ in SPECIAL_LISTINGS}
-        today = config.clock().date()
         self.past_sessions = [d for d in sessions.days if d <= today]
 
     def build(self) -> list[Instrument]:

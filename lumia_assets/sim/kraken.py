@@ -21,7 +21,7 @@ class KrakenApp:
         self.market = market
 
     def _live(self):
-        today = self.market.config.clock().date()
+        today = self.market.clock.now().date()
         return [p for p in self.market.pairs("kraken") if (p.listed_on is None or p.listed_on <= today)
                 and (p.delisted_on is None or p.delisted_on > today)]  # fmt: skip
 
@@ -69,7 +69,7 @@ class KrakenApp:
         if request.param("interval", "1") != "1440":
             return SimResponse.json({"error": ["EGeneral:Invalid arguments: the simulator serves interval=1440"]})
         since = int(request.param("since", "0") or 0)
-        candles = self.market.candles("kraken", pair.symbol, self.market.config.clock()).tail(MAX_CANDLES)
+        candles = self.market.candles("kraken", pair.symbol, self.market.clock.now()).tail(MAX_CANDLES)
         rows = [
             [day_start_ms(day) // 1000, f"{c['open']:.5f}", f"{c['high']:.5f}", f"{c['low']:.5f}", f"{c['close']:.5f}",
              f"{c['close']:.5f}", f"{c['volume']:.8f}", 100]

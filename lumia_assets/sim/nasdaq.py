@@ -44,6 +44,6 @@ class NasdaqTraderApp:
             return SimResponse.text(NOT_FOUND_PAGE, 404, "text/html")
         header = HEADERS[directory]
         rows = [directory_row(directory, i) for i in self.market.listed(directory)]
-        stamp = self.market.config.clock().astimezone(NEW_YORK).strftime("%m%d%Y%H:%M")
+        stamp = self.market.clock.now().astimezone(NEW_YORK).strftime("%m%d%Y%H:%M")
         footer = f"File Creation Time: {stamp}" + "|" * FOOTER_PIPES[directory]
         return SimResponse.text("\r\n".join([header, *rows, footer]) + "\r\n")

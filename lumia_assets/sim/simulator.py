@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
+from lumia_assets.sim.clock import SimClock
 from lumia_assets.sim.config import SimConfig
 from lumia_assets.sim.crypto import CryptoMarket, crypto_apps
 from lumia_assets.sim.equities import EquityMarket
@@ -21,8 +23,9 @@ class MarketSimulator:
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
-        self.equities = EquityMarket(self.config)
-        self.crypto = CryptoMarket(self.config)
+        self.clock = SimClock.from_config(self.config)
+        self.equities = EquityMarket(self.config, self.clock)
+        self.crypto = CryptoMarket(self.config, self.clock)
         self._apps = [NasdaqTraderApp(self.equities), SecApp(self.equities), YahooApp(self.equities)]
         self._apps += crypto_apps(self.crypto)
         self._server: SimServer | None = None
@@ -52,6 +55,25 @@ class MarketSimulator:
     def rate_limits(self) -> RateLimits:
         return self.server.rate_limits
 
+    @property
+    def now(self) -> datetime:
+        """The simulator's current time, tz-aware UTC."""
+        return self.clock.now()
+
+    def set_clock(self, when: datetime) -> None:
+        """Stand the clock (tz-aware) at ``when``, for every upstream, until set again or reset."""
+        self.clock.set(when)
+
+    def advance(self, sessions: int = 1) -> datetime:
+        """Move the clock forward ``sessions`` NYSE sessions, to 18:00 New York of the session reached.
+
+        From during a session, one session is that session's evening; from an evening, the next session's.
+        """
+        if sessions < 1:
+            raise ValueError(f"advance() moves forward by one session or more, not {sessions}; set_clock goes back")
+        self.clock.set(self.equities.sessions.evening_after(self.clock.now(), sessions))
+        return self.now
+
     def requests(self, host: str | None = None, path_contains: str | None = None) -> list[RequestRecord]:
         """The answered requests, optionally for one host and a path fragment."""
         return self.server.log.records(host, path_contains)
@@ -77,9 +99,11 @@ class MarketSimulator:
             self._server.server_close()
 
     def reset(self) -> None:
-        """Clear faults, rate limits, the request log, and undo market mutations."""
-        self.faults.clear()
-        self.rate_limits.clear()
-        self.server.log.clear()
+        """Clear faults, rate limits and the request log, undo market mutations, and put the clock back."""
+        if self._server is not None:
+            self.faults.clear()
+            self.rate_limits.clear()
+            self.server.log.clear()
         self.equities.reset()
         self.crypto.reset()
+        self.clock.reset()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from lumia_assets.sim.equities import NEW_YORK, Bars, EquityMarket, Instrument
 from lumia_assets.sim.protocol import SimRequest, SimResponse
@@ -164,7 +164,7 @@ class YahooApp:
             return _chart_error("Not Found", "No data found, symbol may be delisted", 404)
         if request.param("interval", "1d") != "1d":
             return _chart_error("Unprocessable Entity", "the simulator serves interval=1d only", 422)
-        now = self.market.config.clock().astimezone(UTC)
+        now = self.market.clock.now()
         served = self.market.served_bars(instrument, now)
         bars = _in_range(request, served, now)
         if bars is None:

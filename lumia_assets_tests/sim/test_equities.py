@@ -112,7 +112,7 @@ def test_funds_are_served_nav_style_with_ohlc_equal_and_no_volume(market: Equity
 def test_adjusted_close_folds_in_every_later_dividend_multiplicatively(market: EquityMarket) -> None:
     symbol = _stocks_with(market, "dividend")[0]
     bars = market.daily_bars(symbol, date(2018, 1, 1), date(2024, 6, 14)).set_index("date")
-    dividends = market.corporate_actions(symbol).query("action == 'dividend'")
+    dividends = market.served_actions(symbol).query("action == 'dividend'")  # in the bars' split-adjusted basis
 
     factor = pd.Series(1.0, index=bars.index)
     for ex_date, cash in zip(dividends["date"], dividends["value"], strict=True):
@@ -194,3 +194,118 @@ def test_while_an_ex_dividend_session_is_open_earlier_closes_are_already_adjuste
     assert bars["date"].iloc[-1] < ex_date  # the ex-date's session is still in progress ...
     last = bars.iloc[-1]  # ... but Yahoo's adjclose already folds its dividend into the closes before it
     assert last["adj_close"] == pytest.approx(last["close"] * (1 - cash / last["close"]), rel=1e-6)
+
+
+# -- as traded, and as served -------------------------------------------------------------------------------
+def _splits(market: EquityMarket, count: int) -> list[tuple[str, date, float]]:
+    """(symbol, ex-date, ratio) of the first ``count`` drawn splits."""
+    symbols = _stocks_with(market, "split", count=count)
+    return [(s, *market.corporate_actions(s).query("action == 'split'")[["date", "value"]].iloc[0]) for s in symbols]
+
+
+def test_as_traded_prices_drop_by_the_ratio_at_a_split_while_served_prices_run_on(default_market) -> None:
+    for symbol, ex_date, ratio in _splits(default_market, 30):
+        traded = default_market.as_traded_bars(symbol, date(2018, 1, 1), NOW.date()).set_index("date")["close"]
+        served = default_market.daily_bars(symbol, date(2018, 1, 1), NOW.date()).set_index("date")["close"]
+        at = traded.index.get_loc(ex_date)
+
+        assert traded.iloc[at] / traded.iloc[at - 1] * ratio == pytest.approx(1, abs=0.2), symbol
+        assert served.iloc[at] / served.iloc[at - 1] == pytest.approx(1, abs=0.2), symbol
+
+
+def test_served_bars_before_a_split_are_divided_by_its_ratio_with_volume_multiplied(default_market) -> None:
+    for symbol, ex_date, ratio in _splits(default_market, 10):
+        traded = default_market.as_traded_bars(symbol, date(2018, 1, 1), NOW.date())
+        served = default_market.daily_bars(symbol, date(2018, 1, 1), NOW.date())
+        before = traded["date"] < ex_date
+
+        for column in ("open", "high", "low", "close"):
+            np.testing.assert_allclose(served[column][before], traded[column][before] / ratio, rtol=1e-6)
+            assert served[column][~before].tolist() == traded[column][~before].tolist()
+        assert served["volume"][before].tolist() == np.round(traded["volume"][before] * ratio).tolist()
+
+
+def test_as_traded_bars_stay_sane_across_every_kind_of_split(default_market: EquityMarket) -> None:
+    splits = _splits(default_market, 30)
+
+    assert {ratio for _, _, ratio in splits} == {2.0, 3.0, 0.1}
+    for symbol, _, _ in splits:
+        bars = default_market.as_traded_bars(symbol, date(2018, 1, 1), NOW.date())
+        assert (bars["high"] >= bars[["open", "close"]].max(axis=1)).all(), symbol
+        assert (bars[["open", "close"]].min(axis=1) >= bars["low"]).all(), symbol
+        assert (bars["low"] > 0).all() and (bars["volume"] > 0).all(), symbol
+
+
+def test_half_the_funds_with_capital_gains_pay_them_inside_a_dividend(default_market: EquityMarket) -> None:
+    funds = [i.symbol for i in default_market.listed("mfundslist")[:400] if not i.test_issue]
+    actions = {f: default_market.corporate_actions(f) for f in funds}
+    gains = {f: a for f, a in actions.items() if "capital_gain" in set(a["action"])}
+
+    inside = [f for f, actions in gains.items() if actions["in_dividend"].any()]
+    assert 0.35 < len(inside) / len(gains) < 0.65
+    for fund in inside:
+        by_kind = gains[fund].pivot(index="date", columns="action", values="value")
+        paid = by_kind.dropna(subset=["capital_gain"])
+        assert (paid["dividend"] > paid["capital_gain"]).all(), fund  # income + gain, every time
+
+
+def test_a_gain_inside_the_dividend_is_folded_into_adjclose_once(market: EquityMarket) -> None:
+    funds = [i.symbol for i in market.listed("mfundslist") if not i.test_issue]
+    fund = next(f for f in funds if market.corporate_actions(f)["in_dividend"].any())
+    actions = market.corporate_actions(fund)
+    ex_date = actions.query("in_dividend")["date"].iloc[-1]
+    dividend = actions.query("action == 'dividend' and date == @ex_date")["value"].iloc[0]
+    bars = market.daily_bars(fund, date(2018, 1, 1), NOW.date()).set_index("date")
+    before = bars[bars.index < ex_date].iloc[-1]
+    on = bars.loc[ex_date]
+
+    step = (before["adj_close"] / before["close"]) / (on["adj_close"] / on["close"])
+    assert step == pytest.approx(1 - dividend / before["close"], abs=1e-6)
+
+
+def test_corporate_actions_say_which_gains_are_inside_the_dividend(market: EquityMarket) -> None:
+    symbol = _stocks_with(market, "dividend")[0]
+
+    actions = market.corporate_actions(symbol)
+
+    assert list(actions.columns) == ["date", "action", "value", "in_dividend"]
+    assert not actions["in_dividend"].any()
+
+
+# -- corporate-action mutations -----------------------------------------------------------------------------
+def test_added_actions_need_a_session_on_or_after_the_listing(market: EquityMarket) -> None:
+    late = market.universe().dropna(subset=["listed_on"]).iloc[0]
+
+    with pytest.raises(ValueError, match=r"2024-06-15 is not an NYSE session of BRK\.B"):
+        market.add_dividend("BRK.B", date(2024, 6, 15), 0.5)  # a Saturday
+    with pytest.raises(ValueError, match=f"not an NYSE session of {late['symbol']}"):
+        market.add_split(late["symbol"], date(2018, 1, 2), 2.0)
+    with pytest.raises(ValueError, match="positive value other than 1"):
+        market.add_split("BRK.B", date(2024, 6, 14), 1.0)
+
+
+def test_an_action_is_added_once_and_restated_after(market: EquityMarket) -> None:
+    market.add_dividend("BRK.B", date(2024, 6, 12), 0.5)
+    try:
+        with pytest.raises(ValueError, match="restate_action"):
+            market.add_dividend("BRK.B", date(2024, 6, 12), 0.6)
+        with pytest.raises(ValueError, match="no split on 2024-06-12"):
+            market.restate_action("BRK.B", date(2024, 6, 12), "split", 2.0)
+        market.restate_action("BRK.B", date(2024, 6, 12), "dividend", 0.6)
+        assert market.corporate_actions("BRK.B").query("date == @date(2024, 6, 12)")["value"].tolist() == [0.6]
+    finally:
+        market.reset()
+    assert market.corporate_actions("BRK.B").query("date == @date(2024, 6, 12)").empty
+
+
+def test_restating_a_gain_inside_the_dividend_moves_the_dividend_with_it(market: EquityMarket) -> None:
+    day = date(2024, 6, 12)
+    market.add_dividend("BRK.B", day, 0.2)
+    market.add_capital_gain("BRK.B", day, 0.5, in_dividend=True)
+    try:
+        market.restate_action("BRK.B", day, "capital_gain", 0.8)
+        paid = market.corporate_actions("BRK.B").query("date == @day").set_index("action")
+        assert paid["value"].to_dict() == pytest.approx({"dividend": 1.0, "capital_gain": 0.8})
+        assert paid["in_dividend"].to_dict() == {"dividend": False, "capital_gain": True}
+    finally:
+        market.reset()

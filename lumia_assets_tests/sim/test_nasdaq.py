@@ -85,7 +85,7 @@ def test_otherlisted_spells_each_symbol_three_ways(closed_market: MarketSimulato
 def test_a_delisting_takes_the_symbol_out_of_its_file(closed_market: MarketSimulator) -> None:
     victim = closed_market.equities.listed("otherlisted")[5].symbol
 
-    closed_market.equities.delist(victim, closed_market.config.clock().date())
+    closed_market.equities.delist(victim, closed_market.now.date())
 
     assert victim not in set(_parse(_fetch(closed_market, "otherlisted.txt"))["ACT Symbol"])
 

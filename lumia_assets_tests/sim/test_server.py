@@ -56,7 +56,7 @@ def test_reset_clears_faults_rate_limits_the_log_and_market_changes(sim: MarketS
     symbol = sim.equities.listed("nasdaqlisted")[0].symbol
     sim.faults.inject("www.nasdaqtrader.com", "status", status=503)
     sim.rate_limits.set("www.nasdaqtrader.com", 0.001, burst=1)
-    sim.equities.delist(symbol, sim.config.clock().date())
+    sim.equities.delist(symbol, sim.now.date())
     requests.get(sim.url + NASDAQ_LISTED, timeout=5)
 
     sim.reset()

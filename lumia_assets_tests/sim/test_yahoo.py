@@ -15,6 +15,8 @@ import yfinance.base
 from curl_cffi import requests as curl_requests
 
 from lumia_assets.sim import MarketSimulator, SimConfig
+from lumia_assets_tests.sim.conftest import FRIDAY, MONDAY, TUESDAY
+from lumia_assets_tests.sim.market_helpers import plain_symbol
 
 YAHOO = "query2.finance.yahoo.com"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -173,7 +175,7 @@ def test_yfinance_sees_every_dividend_and_split(closed_market: MarketSimulator) 
         history = _history(closed_market, _yahoo_symbol(closed_market, symbol), FIRST_DAY, LAST_DAY)
 
         served = history[column][history[column] != 0]
-        truth = closed_market.equities.corporate_actions(symbol).query("action == @action")
+        truth = closed_market.equities.served_actions(symbol).query("action == @action")
         assert list(served.index.date) == list(truth["date"]), symbol
         assert served.tolist() == pytest.approx(truth["value"].tolist()), symbol
         pd.testing.assert_frame_equal(
@@ -232,3 +234,142 @@ def test_yfinance_goes_through_the_cookie_and_crumb_endpoints(closed_market: Mar
     assert closed_market.requests(host="fc.yahoo.com")
     assert closed_market.requests(path_contains="/v1/test/getcrumb")[0].status == 200
     assert all("crumb=" in r.query_string for r in closed_market.requests(path_contains="/v8/finance/chart/"))
+
+
+# -- history as of the clock --------------------------------------------------------------------------------
+def _served(sim: MarketSimulator, symbol: str) -> pd.DataFrame:
+    """The range=max chart of ``symbol`` now, by session date: open, high, low, close, volume, adjclose."""
+    result = _chart(sim, _yahoo_symbol(sim, symbol)).json()["chart"]["result"][0]
+    days = [datetime.fromtimestamp(ts, NEW_YORK).date() for ts in result["timestamp"]]
+    adjclose = result["indicators"]["adjclose"][0]
+    return pd.DataFrame({**result["indicators"]["quote"][0], **adjclose}, index=days)
+
+
+def _served_events(sim: MarketSimulator, symbol: str) -> dict[tuple[str, date], float]:
+    """The chart's dividends and capitalGains now, by (kind, ex-date)."""
+    events = _chart(sim, _yahoo_symbol(sim, symbol)).json()["chart"]["result"][0].get("events", {})
+    return {
+        (kind, datetime.fromtimestamp(event["date"], NEW_YORK).date()): event["amount"]
+        for kind in ("dividends", "capitalGains")
+        for event in events.get(kind, {}).values()
+    }
+
+
+def test_advancing_the_clock_one_session_serves_exactly_one_more_bar_and_no_later_events(friday_evening) -> None:
+    symbol = plain_symbol(friday_evening)
+    friday_evening.equities.add_dividend(symbol, TUESDAY, 0.5)
+    before = _served(friday_evening, symbol)
+
+    friday_evening.advance()
+
+    after = _served(friday_evening, symbol)
+    assert list(after.index) == [*before.index, MONDAY]
+    assert _served_events(friday_evening, symbol) == {}
+    assert after["adjclose"].tolist() == after["close"].tolist()  # Tuesday's dividend is not folded in yet
+    friday_evening.advance()
+    assert _served_events(friday_evening, symbol) == {("dividends", TUESDAY): 0.5}
+
+
+def test_a_bar_fetched_before_a_2_for_1_split_keeps_its_price_and_after_it_is_halved(friday_evening) -> None:
+    symbol = plain_symbol(friday_evening)
+    friday_evening.equities.add_split(symbol, MONDAY, 2.0)
+    traded = friday_evening.equities.as_traded_bars(symbol, FIRST_DAY, FRIDAY)
+    before = _served(friday_evening, symbol).loc[FRIDAY]
+
+    friday_evening.advance()
+
+    after = _served(friday_evening, symbol).loc[FRIDAY]
+    assert before["close"] == traded["close"].iloc[-1] and before["volume"] == traded["volume"].iloc[-1]
+    for column in ("open", "high", "low", "close", "adjclose"):
+        assert after[column] == pytest.approx(before[column] / 2, abs=1e-6), column
+    assert after["volume"] == before["volume"] * 2
+    pd.testing.assert_frame_equal(friday_evening.equities.as_traded_bars(symbol, FIRST_DAY, FRIDAY), traded)
+    monday = friday_evening.equities.as_traded_bars(symbol, MONDAY, MONDAY)["close"].iloc[0]
+    assert monday / before["close"] == pytest.approx(0.5, abs=0.1)  # as traded, the price halves at the split
+
+
+def test_yfinance_history_after_a_split_is_the_markets_daily_bars_exactly(friday_evening) -> None:
+    symbol = plain_symbol(friday_evening)
+    friday_evening.equities.add_split(symbol, MONDAY, 3.0)
+    friday_evening.advance()
+
+    history = _history(friday_evening, _yahoo_symbol(friday_evening, symbol), date(2024, 1, 1), MONDAY)
+
+    truth = friday_evening.equities.daily_bars(symbol, date(2024, 1, 1), MONDAY)
+    pd.testing.assert_frame_equal(_as_truth(history), truth, check_exact=True)
+
+
+def test_after_a_1_for_10_reverse_split_earlier_bars_are_served_ten_times_higher(friday_evening) -> None:
+    symbol = plain_symbol(friday_evening)
+    friday_evening.equities.add_split(symbol, MONDAY, 0.1)
+    before = _served(friday_evening, symbol).loc[FRIDAY]
+
+    friday_evening.advance()
+
+    after = _served(friday_evening, symbol).loc[FRIDAY]
+    assert after["close"] == pytest.approx(before["close"] * 10)
+    assert after["volume"] == round(before["volume"] / 10)
+
+
+def test_adjclose_folds_in_a_dividend_once_its_ex_date_session_opens(friday_evening: MarketSimulator) -> None:
+    symbol = plain_symbol(friday_evening)
+    friday_evening.equities.add_dividend(symbol, MONDAY, 0.5)
+
+    friday_evening.set_clock(datetime(2024, 6, 17, 9, 0, tzinfo=NEW_YORK))  # Monday, before the open
+    waiting = _served(friday_evening, symbol)
+    friday_evening.set_clock(datetime(2024, 6, 17, 9, 45, tzinfo=NEW_YORK))  # Monday's session in progress
+    opened = _served(friday_evening, symbol)
+
+    assert waiting["adjclose"].tolist() == waiting["close"].tolist()
+    factor = 1 - 0.5 / opened.loc[FRIDAY, "close"]
+    earlier = opened.index < MONDAY
+    assert opened["adjclose"][earlier].tolist() == pytest.approx((opened["close"][earlier] * factor).tolist())
+    assert opened.loc[MONDAY, "adjclose"] == opened.loc[MONDAY, "close"]
+
+
+def test_dividends_paid_before_a_split_are_served_split_adjusted(friday_evening: MarketSimulator) -> None:
+    symbol = plain_symbol(friday_evening)
+    friday_evening.equities.add_dividend(symbol, FRIDAY, 0.6)
+    friday_evening.equities.add_split(symbol, MONDAY, 3.0)
+    assert _served_events(friday_evening, symbol) == {("dividends", FRIDAY): 0.6}
+
+    friday_evening.advance()
+
+    assert _served_events(friday_evening, symbol) == {("dividends", FRIDAY): pytest.approx(0.2)}
+    assert friday_evening.equities.served_actions(symbol).query("action == 'dividend'")["value"].tolist() == [
+        pytest.approx(0.2)
+    ]
+    assert friday_evening.equities.corporate_actions(symbol).query("action == 'dividend'")["value"].tolist() == [0.6]
+
+
+def test_a_restated_dividend_changes_its_served_amount_and_every_earlier_adjclose(friday_evening) -> None:
+    symbol = _with_action(friday_evening, "dividend")
+    ex_date, as_traded = (
+        friday_evening.equities.corporate_actions(symbol).query("action == 'dividend'").iloc[-1][["date", "value"]]
+    )
+    paid = _served_events(friday_evening, symbol)[("dividends", ex_date)]  # split-adjusted like the closes
+    before = _served(friday_evening, symbol)
+
+    friday_evening.equities.restate_action(symbol, ex_date, "dividend", as_traded * 2)
+
+    after = _served(friday_evening, symbol)
+    assert _served_events(friday_evening, symbol)[("dividends", ex_date)] == pytest.approx(paid * 2)
+    close = before["close"][before.index < ex_date].iloc[-1]
+    change = (1 - 2 * paid / close) / (1 - paid / close)
+    earlier = before.index < ex_date
+    assert after["adjclose"][earlier].tolist() == pytest.approx((before["adjclose"][earlier] * change).tolist())
+    assert after["adjclose"][~earlier].tolist() == before["adjclose"][~earlier].tolist()
+
+
+@pytest.mark.parametrize("in_dividend, dividend", [(True, 0.7), (False, 0.2)])
+def test_adjclose_counts_a_capital_gain_once_inside_the_dividend_or_beside_it(friday_evening, in_dividend, dividend):
+    fund = plain_symbol(friday_evening, "mutual_fund")
+    friday_evening.equities.add_dividend(fund, MONDAY, 0.2)
+    friday_evening.equities.add_capital_gain(fund, MONDAY, 0.5, in_dividend=in_dividend)
+
+    friday_evening.advance()
+
+    served = _served(friday_evening, fund)
+    assert _served_events(friday_evening, fund) == {("dividends", MONDAY): dividend, ("capitalGains", MONDAY): 0.5}
+    friday_close = served.loc[FRIDAY, "close"]  # either way 0.7 a share is distributed
+    assert served.loc[FRIDAY, "adjclose"] == pytest.approx(friday_close * (1 - 0.7 / friday_close), abs=1e-6)
