@@ -9,19 +9,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated
 
 import typer
 
 from lumia_assets.commands import cleanup, health, prices, report
+from lumia_assets.commands import demo as demo_world
 from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.instance import ensure_dagster_home
 from lumia_assets.settings import project_root
 
-SIMULATOR_BUDGETS = ",".join(
-    f"{host}=200:50"
-    for host in ("query1.finance.yahoo.com", "query2.finance.yahoo.com", "api.binance.com", "api.kraken.com",
-                 "api.exchange.coinbase.com")
-)  # fmt: skip
 app = typer.Typer(help="lumia: US equities, funds and crypto market data on Dagster.", no_args_is_help=True)
 
 
@@ -86,12 +84,18 @@ def sim(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (keep it on loopback)."),
     profile: str = typer.Option("default", help="Universe size: default (16,000+ equities) or small."),
     seed: int = typer.Option(42, help="Market seed: same seed, same market."),
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Today, YYYY-MM-DD: the clock starts at 18:00 New York."),
+    ] = None,
 ) -> None:
     """Serve the market simulator: NASDAQ Trader, SEC, Yahoo, Binance, Kraken and Coinbase on loopback."""
     from lumia_assets.sim import MarketSimulator, SimConfig
 
-    simulator = MarketSimulator(SimConfig(profile=profile, seed=seed))  # type: ignore[arg-type]
-    typer.echo(f"simulator ({profile}, seed {seed}) on http://{host}:{port}; set LUMIA_UPSTREAM_URL to it")
+    today = as_of.date() if as_of else None
+    simulator = MarketSimulator(SimConfig(profile=profile, seed=seed, as_of=today))  # type: ignore[arg-type]
+    clock = f"as of {today}" if today else "real time"
+    typer.echo(f"simulator ({profile}, seed {seed}, {clock}) on http://{host}:{port}; set LUMIA_UPSTREAM_URL to it")
     simulator.serve_forever(host=host, port=port)
 
 
@@ -112,30 +116,45 @@ def dev(
         _stop(webserver)
 
 
+def _enter_demo_world(sim_port: int, reset: bool) -> dict[str, str]:
+    """Point this process and its children at the demo's own home, warehouse and simulator; say where they are."""
+    home = demo_world.DemoHome.in_checkout()
+    try:
+        demo_world.prepare(home, reset=reset)
+    except demo_world.DemoHomeError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(2) from exc
+    env = demo_world.demo_env(os.environ, home, f"http://127.0.0.1:{sim_port}")
+    if ignored := demo_world.overridden(os.environ, env):
+        typer.echo(f"the demo overrides your {', '.join(ignored)} for its own processes: it keeps to its own "
+                   "instance, warehouse and simulator, and alerts only to its log")  # fmt: skip
+    os.environ.update(env)
+    load_settings()
+    ensure_dagster_home()
+    typer.echo(f"demo Dagster home: {home.path}{' (reset)' if reset else ''}\ndemo warehouse: {home.warehouse}")
+    return env
+
+
 @app.command()
 def demo(
     port: int = typer.Option(3000, help="Dagster web UI port."),
     sim_port: int = typer.Option(8765, help="Simulator port."),
     profile: str = typer.Option("default", help="Simulator universe size: default or small."),
     collect: bool = typer.Option(True, help="Run `lumia collect` once the UI is up (universes, then prices)."),
+    reset: bool = typer.Option(False, "--reset", help="Delete the demo's instance and warehouse first."),
 ) -> None:
-    """The offline demo: the simulator, Dagster pointed at it, and a first collection. Ctrl-C stops all."""
+    """The offline demo, in its own instance and warehouse (.dagster_home/demo/): the simulator, Dagster pointed at
+    it, and a first collection. Ctrl-C stops all."""
     _exit_on_sigterm()
-    home = ensure_dagster_home()
-    upstream = f"http://127.0.0.1:{sim_port}"
-    # The simulator has no rate limit of its own: budgets above the production defaults keep the demo brisk.
-    budgets = os.environ.get("LUMIA_RATE_LIMITS") or SIMULATOR_BUDGETS
-    env = {**os.environ, "LUMIA_UPSTREAM_URL": upstream, "LUMIA_RATE_LIMITS": budgets}
+    env = _enter_demo_world(sim_port, reset)
     lumia = [sys.executable, "-m", "lumia_assets.cli"]
     children = [_spawn([*lumia, "sim", "--port", str(sim_port), "--profile", profile], env)]
     try:
         _wait_for_port("127.0.0.1", sim_port, 120, children[0])
-        os.environ.update(env)
-        load_settings()
         children.append(_dagster_dev("127.0.0.1", port, env))
         _wait_for_port("127.0.0.1", port, 180, children[1])
         typer.secho(
-            f"\nlumia demo is up: Dagster UI http://127.0.0.1:{port} (home {home}), simulator {upstream}.\n"
+            f"\nlumia demo is up: Dagster UI http://127.0.0.1:{port}, simulator {env['LUMIA_UPSTREAM_URL']}.\n"
             + ("Collecting universes and the latest prices now; watch the runs in the UI." if collect else ""),
             fg="green",
         )

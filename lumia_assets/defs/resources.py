@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import dagster as dg
@@ -13,6 +14,8 @@ from lumia_assets.sources.http import HttpClient
 from lumia_assets.sources.policy import ResilienceConfig, ResilientPolicy, parse_host_rates
 from lumia_assets.warehouse.engine import connect_warehouse
 
+WAREHOUSE_URL_VARIABLE = "LUMIA_WAREHOUSE_URL"
+
 
 @cache
 def warehouse_engine(url: str) -> Engine:
@@ -23,10 +26,17 @@ def warehouse_engine(url: str) -> Engine:
 class WarehouseResource(dg.ConfigurableResource):
     """The SQL warehouse (SQLite by default, PostgreSQL in production). Migrates itself on first use."""
 
-    url: str = Field(description="SQLAlchemy URL of the warehouse (LUMIA_WAREHOUSE_URL).")
+    url: str = Field(description=f"SQLAlchemy URL of the warehouse ({WAREHOUSE_URL_VARIABLE}).")
 
     def engine(self) -> Engine:
-        return warehouse_engine(self.url)
+        return warehouse_engine(self.url.strip())  # blanks around LUMIA_WAREHOUSE_URL are ignored, as in Settings
+
+
+def warehouse_url_config(settings: Settings) -> str:
+    """The resource's ``url``: ``EnvVar("LUMIA_WAREHOUSE_URL")`` when the URL comes from it, so the UI shows the
+    variable's name and never its password; otherwise the URL itself (the embedded SQLite default, or a test's)."""
+    from_env = os.environ.get(WAREHOUSE_URL_VARIABLE, "").strip() == settings.warehouse_url
+    return dg.EnvVar(WAREHOUSE_URL_VARIABLE) if from_env else settings.warehouse_url
 
 
 class UpstreamResource(dg.ConfigurableResource):
@@ -68,7 +78,7 @@ class UpstreamResource(dg.ConfigurableResource):
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources for ``settings``; tests call this with their own settings."""
     return {
-        "warehouse": WarehouseResource(url=settings.warehouse_url),
+        "warehouse": WarehouseResource(url=warehouse_url_config(settings)),
         "upstream": UpstreamResource(
             upstream_url=settings.upstream_url,
             user_agent=settings.user_agent,

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
+from requests.utils import requote_uri
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 _LOG = logging.getLogger(__name__)
 SAMPLE_ROWS_SHOWN = 10
+REDACTED_WEBHOOK = "<webhook URL redacted>"
+SHORTEST_SECRET = 4  # shorter pieces of a URL ("/", "T0") hold no secret, and replacing them would garble the text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,10 +83,15 @@ class LogSink:
 
 
 class WebhookSink:
-    """POSTs ``Alert.payload()`` as JSON; any non-2xx answer or transport error is logged as undelivered."""
+    """POSTs ``Alert.payload()`` as JSON; any non-2xx answer or transport error is logged as undelivered.
+
+    The URL is a secret (Slack-style webhooks carry their token in the path or query): no log line names any
+    part of it.
+    """
 
     def __init__(self, url: str, timeout: float = 10.0, logger: logging.Logger = _LOG) -> None:
         self.url, self.timeout, self.logger = url, timeout, logger
+        self._secret = secret_pattern(url)  # a URL that can't be parsed is refused here, not at delivery
 
     def send(self, alert: Alert) -> bool:
         try:
@@ -94,11 +103,41 @@ class WebhookSink:
             )
             response.raise_for_status()
         except requests.RequestException as exc:
-            # The URL's path often holds a secret token: name the host only.
-            host = urlsplit(self.url).netloc
-            self.logger.warning("alert %r not delivered to the webhook at %s: %s", alert.title, host, exc)
+            reason = self._secret.sub(REDACTED_WEBHOOK, failure_reason(exc))
+            self.logger.warning("alert %r not delivered to the webhook (%s): %s", alert.title, REDACTED_WEBHOOK, reason)
             return False
         return True
+
+
+def failure_reason(exc: requests.RequestException) -> str:
+    """What went wrong, without the URL requests puts in its messages: the HTTP status, or the transport error's
+    root cause (e.g. ``ConnectionError: [Errno 111] Connection refused``)."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason}"
+    root: BaseException = exc
+    while (cause := root.__cause__ or root.__context__) is not None:
+        root = cause
+    return f"{type(exc).__name__}: {str(root) or type(root).__name__}"
+
+
+def secret_pattern(url: str) -> re.Pattern[str]:
+    """A case-insensitive pattern of ``url`` and its pieces, as given and as requests sends it, longest first:
+    one pass replaces each piece whole and never finds one again inside a replacement. ``ValueError`` when
+    ``url`` can't be parsed."""
+    pieces = {piece for piece in (*_url_pieces(url), *_url_pieces(requote_uri(url))) if len(piece) >= SHORTEST_SECRET}
+    return re.compile("|".join(re.escape(piece) for piece in sorted(pieces, key=len, reverse=True)), re.IGNORECASE)
+
+
+def _url_pieces(url: str) -> Iterator[str]:
+    """The parts of ``url`` an error message may quote: whole, without its scheme, netloc, host, port, path, query."""
+    parts = urlsplit(url)
+    host_port = parts.netloc.rpartition("@")[2]
+    location = parts.path + (f"?{parts.query}" if parts.query else "")
+    yield from (url, url.partition("://")[2], parts.netloc, host_port, location, parts.query)
+    yield from (parts.hostname or "", parts.username or "", parts.password or "", *parts.path.split("/"))
+    yield from (value for _, value in parse_qsl(parts.query))
+    if port := re.search(r":(\d+)$", host_port):
+        yield from (f"port={port[1]}", port[0])
 
 
 class SlackSink:

@@ -10,19 +10,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from lumia_assets.monitoring.alerts import (
+    REDACTED_WEBHOOK,
     Alert,
     LogSink,
     SlackSink,
     WebhookSink,
     deliver,
+    secret_pattern,
     sinks_from_settings,
 )
+from lumia_assets.settings import Settings, SettingsError
 
 LOGGER = logging.getLogger("lumia_assets_tests.alerts")
+SECRET_PATH, TOKEN = "B0F1/s3cr3t-path", "t0k3n-XyZ-42"
 ALERT = Alert(
     title="OHLC sanity failed",
     asset="daily_prices",
@@ -128,13 +134,63 @@ def test_webhook_sink_posts_the_text_and_the_alert_as_json() -> None:
     }
 
 
-def test_webhook_failures_are_logged_never_raised(caplog: pytest.LogCaptureFixture) -> None:
+def _url_fragments(url: str) -> list[str]:
+    """The pieces of a webhook URL no log line may hold: its host, port, secret path segments and token."""
+    parts = urlsplit(url)
+    return [parts.hostname or "", str(parts.port), *SECRET_PATH.split("/"), f"token={TOKEN}", TOKEN]
+
+
+def _refused(url: str) -> requests.RequestException:
+    try:
+        requests.post(url, timeout=2)
+    except requests.RequestException as exc:
+        return exc
+    raise AssertionError(f"nothing should listen at {url}")
+
+
+def test_webhook_failures_are_logged_never_raised_and_never_name_the_url(caplog: pytest.LogCaptureFixture) -> None:
     with receiving(Receiver(status=500)) as receiver:
-        assert not WebhookSink(receiver.url + "secret", logger=LOGGER).send(ALERT)
-    assert not WebhookSink(_closed_port_url(), timeout=2, logger=LOGGER).send(ALERT)
-    assert len(caplog.records) == 2
-    assert all("not delivered to the webhook at 127.0.0.1:" in r.getMessage() for r in caplog.records)
-    assert "secret" not in caplog.records[0].getMessage().split(": ", 1)[0]
+        answering_500 = f"{receiver.url}hooks/T0/{SECRET_PATH}?token={TOKEN}"
+        assert not WebhookSink(answering_500, logger=LOGGER).send(ALERT)
+    closed_port = f"{_closed_port_url()}/{SECRET_PATH}?token={TOKEN}"
+    assert not WebhookSink(closed_port, timeout=2, logger=LOGGER).send(ALERT)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "alert 'OHLC sanity failed' not delivered to the webhook (<webhook URL redacted>): "
+        "HTTP 500 Internal Server Error",
+        "alert 'OHLC sanity failed' not delivered to the webhook (<webhook URL redacted>): "
+        "ConnectionError: [Errno 111] Connection refused",
+    ]
+    for fragment in _url_fragments(answering_500) + _url_fragments(closed_port):
+        assert fragment not in caplog.text
+
+
+def test_requests_error_texts_lose_the_url_and_every_piece_of_it() -> None:
+    url = f"{_closed_port_url()}/{SECRET_PATH}?token={TOKEN}"
+    refused = str(_refused(url))
+    assert TOKEN in refused  # requests and urllib3 quote host, port, path and query: what the redaction is for
+
+    redacted = secret_pattern(url).sub(REDACTED_WEBHOOK, refused)
+
+    assert "Max retries exceeded with url: <webhook URL redacted> " in redacted
+    assert redacted.endswith('[Errno 111] Connection refused"))')
+    assert not [fragment for fragment in _url_fragments(url) if fragment in redacted]
+    http_error = f"500 Server Error: Internal Server Error for url: {url}"
+    assert secret_pattern(url).sub(REDACTED_WEBHOOK, http_error) == (
+        "500 Server Error: Internal Server Error for url: <webhook URL redacted>"
+    )
+
+
+def test_a_webhook_url_that_cannot_be_parsed_is_refused_without_quoting_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LUMIA_ALERT_WEBHOOK_URL", f"https://[hooks.example.com/{SECRET_PATH}")
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env()
+
+    assert str(refused.value) == (
+        "LUMIA_ALERT_WEBHOOK_URL is not a valid URL (check its [brackets]); its value is not shown"
+    )
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
 
 
 def test_slack_sink_posts_to_the_channel() -> None:

@@ -20,6 +20,7 @@ from dagster._utils.schedules import get_latest_completed_cron_tick
 
 from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates
 from lumia_assets.defs.api_notices import accepted
+from lumia_assets.defs.check_results import ERROR, WARN
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 
 FRESH_UNTIL = "dagster/fresh_until_timestamp"
@@ -41,6 +42,8 @@ POLICIES = {
     "crypto_universe": UNIVERSE_POLICY,
     "equity_daily_prices": EQUITY_POLICY,
     "crypto_daily_prices": CRYPTO_POLICY,
+    # a view kept current by the price writer; its eager materialization follows every price run
+    "adjusted_daily_prices": EQUITY_POLICY,
 }
 
 
@@ -100,7 +103,11 @@ CRYPTO_DEADLINE = PartitionDeadline(crypto_daily_prices.key, "crypto", "UTC", ti
 def evaluate_partition_freshness(
     instance: dg.DagsterInstance, deadline: PartitionDeadline, now: datetime
 ) -> dg.AssetCheckResult:
-    """Pass when the partition due at ``now`` has a materialization; an older one (a backfill) does not count."""
+    """Pass when the partition due at ``now`` has a materialization; an older one (a backfill) does not count.
+
+    Before the asset's first materialization the check fails as a WARN, "not yet collected": nothing has gone
+    stale yet, so it alerts no one, and the sensor runs it again once the first collection materializes the asset.
+    """
     due = deadline.due_partition(now)
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=deadline.asset_key, asset_partitions=[due.isoformat()]), limit=1
@@ -109,12 +116,14 @@ def evaluate_partition_freshness(
     if records:
         metadata["materialized_at"] = dg.MetadataValue.timestamp(records[0].timestamp)
         metadata[FRESH_UNTIL] = dg.MetadataValue.timestamp(deadline.next_deadline(now).timestamp())
-        description = f"partition {due} arrived"
+        return dg.AssetCheckResult(passed=True, description=f"partition {due} arrived", metadata=metadata)
+    due_by = f"partition {due} was due by {deadline.due_at(due):%Y-%m-%d %H:%M %Z}"
+    if instance.get_latest_materialization_event(deadline.asset_key) is None:
+        name = deadline.asset_key.to_user_string()
+        severity, description = WARN, f"not yet collected: {name} was never materialized ({due_by})"
     else:
-        description = f"partition {due} was due by {deadline.due_at(due):%Y-%m-%d %H:%M %Z} and has not arrived"
-    return dg.AssetCheckResult(
-        passed=bool(records), severity=dg.AssetCheckSeverity.ERROR, description=description, metadata=metadata
-    )
+        severity, description = ERROR, f"{due_by} and has not arrived"
+    return dg.AssetCheckResult(passed=False, severity=severity, description=description, metadata=metadata)
 
 
 def partition_freshness_check(asset: dg.AssetsDefinition, deadline: PartitionDeadline) -> dg.AssetChecksDefinition:
