@@ -34,7 +34,7 @@ MUTUAL_FUND_DETAIL_COLUMNS: Final = (
 )
 CRYPTO_DETAIL_COLUMNS: Final = ("symbol", "base", "quote", "exchanges", "primary_exchange")
 
-# One row per (symbol, asset_class, date): raw OHLCV next to the adjusted close.
+# One row per (symbol, asset_class, date): OHLCV as traded, never adjusted.
 PRICE_COLUMNS: Final = (
     "symbol",
     "asset_class",
@@ -43,12 +43,16 @@ PRICE_COLUMNS: Final = (
     "high",
     "low",
     "close",
-    "adj_close",
     "volume",
+    "served_adj_close",  # the upstream's adjusted close, a witness re-based to served_as_of
+    "served_as_of",  # datetime.date: the day the witness is adjusted to (the last session asked for)
     "source",
     "fetched_at",  # tz-aware UTC datetime
 )
 
-# Splits, dividends and capital gains. value: split ratio (2.0 for 2:1) or cash amount per share.
-CORPORATE_ACTION_COLUMNS: Final = ("symbol", "asset_class", "date", "action", "value", "source", "fetched_at")
+# Splits, dividends and capital gains, as traded. value: split ratio (2.0 for 2:1) or cash per share on the
+# ex-date; in_dividend: a capital gain the same day's dividend already includes.
+CORPORATE_ACTION_COLUMNS: Final = (
+    "symbol", "asset_class", "date", "action", "value", "in_dividend", "source", "fetched_at"
+)  # fmt: skip
 CORPORATE_ACTIONS: Final = ("split", "dividend", "capital_gain")

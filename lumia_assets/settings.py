@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbaseexchange")
@@ -95,8 +96,13 @@ def _parse_percent(name: str, raw: str) -> float:
 
 
 def _parse_webhook(name: str, raw: str) -> str:
+    """An http(s) URL. Errors never quote it: a webhook URL holds its secret token."""
     if not raw.startswith(("http://", "https://")):
         raise SettingsError(f"{name} must start with http:// or https://")
+    try:
+        urlsplit(raw)
+    except ValueError:
+        raise SettingsError(f"{name} is not a valid URL (check its [brackets]); its value is not shown") from None
     return raw
 
 
@@ -119,9 +125,9 @@ def _parse_upstream(name: str, raw: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """The product's configuration. Build it with :meth:`from_env`."""
+    """The product's configuration. Build it with :meth:`from_env`. Its repr leaves out the secrets."""
 
-    warehouse_url: str
+    warehouse_url: str = field(repr=False)
     upstream_url: str | None
     user_agent: str
     http_timeout: float
@@ -130,6 +136,7 @@ class Settings:
     gap_lookback_days: int = 30
     gap_max_runs: int = 2
     gap_max_attempts: int = 3
+    restatement_lookback_days: int = 92
     rate_limits: str = ""
     max_retries: int = 4
     retry_max_seconds: float = 120.0
@@ -139,8 +146,8 @@ class Settings:
     min_stocks: int = 1000
     min_funds: int = 1000
     min_crypto_pairs: int = 100
-    alert_webhook_url: str | None = None
-    slack_token: str | None = None
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    slack_token: str | None = field(default=None, repr=False)
     slack_channel: str | None = None
     run_retention_days: int = 90
 
@@ -157,6 +164,7 @@ class Settings:
             gap_lookback_days=_read("LUMIA_GAP_LOOKBACK_DAYS", _parse_positive_int, 30),
             gap_max_runs=_read("LUMIA_GAP_MAX_RUNS", _parse_positive_int, 2),
             gap_max_attempts=_read("LUMIA_GAP_MAX_ATTEMPTS", _parse_positive_int, 3),
+            restatement_lookback_days=_read("LUMIA_RESTATEMENT_LOOKBACK_DAYS", _parse_positive_int, 92),
             rate_limits=_read("LUMIA_RATE_LIMITS", _parse_rate_limits, ""),
             max_retries=_read("LUMIA_MAX_RETRIES", _parse_positive_int, 4),
             retry_max_seconds=_read("LUMIA_RETRY_MAX_SECONDS", _parse_positive_float, 120.0),

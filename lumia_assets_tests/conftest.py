@@ -102,7 +102,11 @@ def simulator() -> Iterator[MarketSimulator]:
 
 @pytest.fixture
 def sim(simulator: MarketSimulator, monkeypatch: pytest.MonkeyPatch) -> MarketSimulator:
-    """The session simulator with clean faults, rate limits and request log, and upstream routed to it."""
+    """The session simulator with clean faults, rate limits, request log and clock, upstream routed to it and
+    lumia's clock following its clock."""
+    from lumia_assets import clock
+
     simulator.reset()
     monkeypatch.setenv("LUMIA_UPSTREAM_URL", simulator.url)
+    monkeypatch.setattr(clock, "utc_now", lambda: simulator.now)  # lumia and its upstream agree on "today"
     return simulator

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,9 +10,11 @@ import dagster as dg
 import typer
 from rich.console import Console
 
+from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.commands.output import print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
+from lumia_assets.defs.monitoring.freshness import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
 from lumia_assets.defs.prices.assets import PriceFeed
 from lumia_assets.defs.prices.jobs import FEEDS, range_tags
 from lumia_assets.defs.prices.sensors import recent_dates
@@ -20,6 +22,7 @@ from lumia_assets.instance import get_instance
 from lumia_assets.settings import Settings
 
 SUMMARY_KEYS = ("first_date", "last_date", "rows_written", "coverage_pct", "symbols_failed", "upstream_requests")
+DEADLINES: dict[str, PartitionDeadline] = {"equity": EQUITY_DEADLINE, "crypto": CRYPTO_DEADLINE}
 
 
 class AssetChoice(StrEnum):
@@ -42,8 +45,15 @@ def _parse_day(value: str, option: str) -> date:
 
 def closed_dates(feed: PriceFeed, start: date, end: date) -> list[date]:
     """The feed's dates from ``start`` to ``end``, cut at its latest closed date."""
-    end = min(end, feed.last_closed(datetime.now(UTC)))
+    end = min(end, feed.last_closed(clock.utc_now()))
     return calendar_dates(feed.calendar, start, end) if start <= end else []
+
+
+def latest_range(feed_name: str, now: datetime) -> tuple[date, date]:
+    """What ``collect`` fills: up to the latest closed date, from the partition the freshness checks expect when
+    that one is older (between a session's close and its deadline), so one collection makes a new instance fresh."""
+    last = FEEDS[feed_name].feed.last_closed(now)
+    return min(DEADLINES[feed_name].due_partition(now), last), last
 
 
 def _run(job_name: str, tags: dict[str, str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -78,20 +88,26 @@ def _collect_range(console: Console, feed_name: str, first: date, last: date, in
     return _report(console, f"{feed_name} {dates[0]}..{dates[-1]}", result)
 
 
+def _publish_adjusted(console: Console, instance: dg.DagsterInstance) -> bool:
+    """Materialize the derived series after the price runs (the daemon's eager automation does it otherwise)."""
+    return _report(console, "adjusted prices", _run("adjusted_prices_job", {}, instance))
+
+
 def collect(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Re-fetch everything from the start date."),
     assets: Annotated[AssetChoice, typer.Option(help="Which prices to collect.")] = AssetChoice.all,
 ) -> None:
-    """Refresh the universes, then fill the latest closed partitions (or everything, with --full-refresh)."""
+    """Refresh the universes, then fill the latest closed partitions and the one due by the freshness checks (or
+    everything, with --full-refresh)."""
     settings = load_settings()
     console = Console()
     instance = get_instance()
     ok = _report(console, "universes", _run("universe_job", {}, instance))
-    now = datetime.now(UTC)
+    now = clock.utc_now()
     for name in assets.feeds():
-        feed = FEEDS[name].feed
-        last = feed.last_closed(now)
-        ok = _collect_range(console, name, settings.prices_start if full_refresh else last, last, instance) and ok
+        first, last = latest_range(name, now)
+        ok = _collect_range(console, name, settings.prices_start if full_refresh else first, last, instance) and ok
+    ok = _publish_adjusted(console, instance) and ok
     raise typer.Exit(0 if ok else 1)
 
 
@@ -110,6 +126,7 @@ def backfill(
     console = Console()
     instance = get_instance()
     ok = all([_collect_range(console, name, first, last, instance) for name in assets.feeds()])
+    ok = _publish_adjusted(console, instance) and ok
     raise typer.Exit(0 if ok else 1)
 
 
@@ -122,7 +139,7 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
     rows: list[dict[str, Any]] = []
     for name in feed_names:
         feed = FEEDS[name].feed
-        now = datetime.now(UTC)
+        now = clock.utc_now()
         lookback = recent_dates(feed, settings, now)
         first = start or (lookback[0] if lookback else settings.prices_start)
         dates = closed_dates(feed, first, end or feed.last_closed(now)) if start or end else lookback

@@ -1,7 +1,8 @@
-"""Every bar-level rule in one place: which fetched bars may be stored, and why the others are rejected.
+"""Every bar- and action-level rule in one place: which fetched bars and corporate actions may be stored, and why
+the others are rejected.
 
 A rejected bar is never written and never replaced by an invented one: its cell stays missing, and gap
-recovery reports it.
+recovery reports it. A rejected action is never written either: it would corrupt every adjusted value before it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date
 
 import pandas as pd
 
-from lumia_assets.frames import PRICE_COLUMNS
+from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 
 REJECTED_COLUMNS = ("symbol", "asset_class", "date", "reason")
 
@@ -68,5 +69,42 @@ def clean_daily_bars(bars: pd.DataFrame, expected_dates: Collection[date], last_
     rejected = bars.loc[reasons.notna(), ["symbol", "asset_class", "date"]].assign(reason=reasons[reasons.notna()])
     return CleanBars(
         bars=bars.loc[reasons.isna(), list(PRICE_COLUMNS)].reset_index(drop=True),
+        rejected=rejected.reset_index(drop=True)[list(REJECTED_COLUMNS)],
+    )
+
+
+@dataclass(frozen=True)
+class CleanActions:
+    """Actions fit to store (``CORPORATE_ACTION_COLUMNS``) and the rejected ones with their reason."""
+
+    actions: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def _action_reasons(actions: pd.DataFrame, bar_days: pd.DataFrame) -> pd.Series:
+    """The first rule each action breaks, or None; ``bar_days`` holds the (symbol, asset_class, date) of the
+    answer's bars."""
+    value, is_split = actions["value"].astype("float64"), actions["action"] == "split"
+    on_a_bar = actions.merge(bar_days.drop_duplicates(), on=["symbol", "asset_class", "date"], how="left",
+                             indicator=True)["_merge"].eq("both").to_numpy()  # fmt: skip
+    rules = [
+        (value.isna(), "amount is NaN"),
+        (is_split & ~(value > 0), "split ratio is not positive"),
+        (~is_split & (value < 0), "negative amount"),
+        (pd.Series(~on_a_bar, index=actions.index), "no bar on the action's date"),
+    ]
+    reasons = pd.Series(None, index=actions.index, dtype="object")
+    for broken, reason in reversed(rules):
+        reasons = reasons.mask(broken.fillna(False).astype(bool), actions["action"] + ": " + reason)
+    return reasons
+
+
+def clean_actions(actions: pd.DataFrame, bar_days: pd.DataFrame) -> CleanActions:
+    """Keep the possible actions; reject a NaN or negative amount, a non-positive split ratio, and an action dated
+    on no bar of its answer (``bar_days``: symbol, asset_class, date), naming the rule broken."""
+    reasons = _action_reasons(actions, bar_days)
+    rejected = actions.loc[reasons.notna(), ["symbol", "asset_class", "date"]].assign(reason=reasons[reasons.notna()])
+    return CleanActions(
+        actions=actions.loc[reasons.isna(), list(CORPORATE_ACTION_COLUMNS)].reset_index(drop=True),
         rejected=rejected.reset_index(drop=True)[list(REJECTED_COLUMNS)],
     )

@@ -53,7 +53,13 @@ def candles_to_rows(candles: Sequence[Sequence[float]], symbol: str, source: str
     days = pd.to_datetime(frame["ts"].astype("int64"), unit="ms", utc=True).dt.date
     prices = frame[["open", "high", "low", "close", "volume"]].astype("float64")
     return prices.assign(
-        symbol=symbol, asset_class="crypto", date=days, adj_close=prices["close"], source=source, fetched_at=fetched_at
+        symbol=symbol,
+        asset_class="crypto",
+        date=days,
+        served_adj_close=None,
+        served_as_of=None,
+        source=source,
+        fetched_at=fetched_at,
     )[list(PRICE_COLUMNS)]
 
 

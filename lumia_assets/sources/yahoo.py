@@ -20,14 +20,17 @@ from pandas.errors import PandasDeprecationWarning
 from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
+from lumia_assets.adjustments import capital_gains_in_dividends, later_split_ratios
 from lumia_assets.calendars import EQUITY_TIMEZONE
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import SymbolHistory
 from lumia_assets.sources.errors import MalformedResponseError, NoDataError, TransientUpstreamError
 
 SOURCE = "yahoo"
-HISTORY_COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
-                   "Volume": "volume"}  # fmt: skip
+PRICE_COLUMNS_SERVED = {"Open": "open", "High": "high", "Low": "low", "Close": "close"}
+HISTORY_COLUMNS = (*PRICE_COLUMNS_SERVED, "Adj Close", "Volume")
+ACTION_DECIMALS = 6  # cash per share, multiplied back by later split ratios
+PRICE_DECIMALS = 4  # US listings trade in $0.0001 ticks at most: a re-fetch on another day stores identical values
 DELISTED_AFTER_DAYS = 30  # no trade for this long before the range's end: the symbol stopped trading
 ACTION_COLUMNS = {"Stock Splits": "split", "Dividends": "dividend", "Capital Gains": "capital_gain"}
 
@@ -46,24 +49,8 @@ def configure_yfinance(cache_dir: Path) -> None:
     YfData.cache_get.cache_clear()
 
 
-def history_to_rows(
-    history: pd.DataFrame, symbol: str, asset_class: str, fetched_at: datetime, source: str = SOURCE
-) -> SymbolHistory:
-    """Turn a yfinance ``history(auto_adjust=False, actions=True)`` frame into warehouse rows.
-
-    The index is the session's local timestamp (midnight in the exchange's zone), so ``.date`` is the session
-    date itself: no shift through UTC.
-    """
-    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
-    if missing:
-        raise MalformedResponseError(f"{symbol}: Yahoo history lacks columns {missing}")
-    days = pd.DatetimeIndex(history.index).date
-    prices = {name: history[column].to_numpy(dtype="float64") for column, name in HISTORY_COLUMNS.items()}
-    bars = pd.DataFrame(
-        {"symbol": symbol, "asset_class": asset_class, "date": days, **prices, "source": source,
-         "fetched_at": fetched_at},
-        columns=list(PRICE_COLUMNS),
-    )  # fmt: skip
+def _served_actions(history: pd.DataFrame, days: np.ndarray) -> pd.DataFrame:
+    """date, action, value of every split, dividend and capital gain in the answer, as served (zero: none)."""
     dates: list[date] = []
     kinds: list[str] = []
     values: list[float] = []
@@ -74,12 +61,65 @@ def history_to_rows(
             dates += list(days[happened])
             kinds += [action] * len(happened)
             values += list(amounts[happened])
-    actions = pd.DataFrame(
-        {"symbol": symbol, "asset_class": asset_class, "date": dates, "action": kinds,
-         "value": np.array(values, dtype="float64"), "source": source, "fetched_at": fetched_at},
-        columns=list(CORPORATE_ACTION_COLUMNS),
+    return pd.DataFrame({"date": dates, "action": kinds, "value": np.array(values, dtype="float64")})
+
+
+def _witness(history: pd.DataFrame, days: np.ndarray, ratios: np.ndarray, as_of: date | None) -> tuple:
+    """Yahoo's adjusted closes re-based to ``as_of`` (default: the answer's last session), and that day.
+
+    Yahoo adjusts to the moment of the request. Dividing by the served factor (``adjclose / close``) of the last
+    bar on or before ``as_of``, and by the splits after it, gives the adjusted closes Yahoo would have served on
+    that day: they fold in exactly the actions up to it, which the same answer reports and the caller stores.
+    """
+    served = history["Adj Close"].to_numpy(dtype="float64")
+    last = len(days) - 1 if as_of is None else int(np.searchsorted(days, as_of, side="right")) - 1
+    if last < 0:
+        return np.full(len(days), np.nan), None
+    factor = served[last] / float(history["Close"].iloc[last])
+    return served * ratios[last] / factor, days[last]
+
+
+def history_to_rows(
+    history: pd.DataFrame,
+    symbol: str,
+    asset_class: str,
+    fetched_at: datetime,
+    source: str = SOURCE,
+    as_of: date | None = None,
+) -> SymbolHistory:
+    """Turn a yfinance ``history(auto_adjust=False, actions=True)`` frame into as-traded warehouse rows.
+
+    Yahoo split-adjusts OHLC, volume and distribution amounts for every split up to the moment of the request,
+    and reports the splits inside the requested range. An answer that runs through now therefore reports every
+    split that adjusted it: each bar is multiplied back by the ratios of the answer's splits dated after it
+    (volume divided), which gives the bar as it traded, whatever day it is fetched. Prices are rounded to
+    ``PRICE_DECIMALS`` so that the same bar fetched on another day is stored byte for byte the same. The served
+    ``Adj Close``, re-based to ``as_of`` (see :func:`_witness`), is kept as the witness. The index is the
+    session's local timestamp (midnight in the exchange's zone), so ``.date`` is the session date itself.
+    """
+    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
+    if missing:
+        raise MalformedResponseError(f"{symbol}: Yahoo history lacks columns {missing}")
+    days = pd.DatetimeIndex(history.index).date
+    served = _served_actions(history, days)
+    ratios = later_split_ratios(days, served)
+    prices = {name: np.round(history[column].to_numpy(dtype="float64") * ratios, PRICE_DECIMALS)
+              for column, name in PRICE_COLUMNS_SERVED.items()}  # fmt: skip
+    witness, witnessed_on = _witness(history, days, ratios, as_of)
+    bars = pd.DataFrame(
+        {"symbol": symbol, "asset_class": asset_class, "date": days, **prices,
+         "volume": np.round(history["Volume"].to_numpy(dtype="float64") / ratios),
+         "served_adj_close": witness, "served_as_of": witnessed_on, "source": source, "fetched_at": fetched_at},
+        columns=list(PRICE_COLUMNS),
     )  # fmt: skip
-    return SymbolHistory(bars=bars, actions=actions)
+    as_traded = np.round(served["value"] * later_split_ratios(served["date"], served), ACTION_DECIMALS)
+    actions = served.assign(value=np.where(served["action"] == "split", served["value"], as_traded))
+    inside = capital_gains_in_dividends(actions, pd.Series(prices["close"], index=days))
+    actions = actions.assign(
+        symbol=symbol, asset_class=asset_class, source=source, fetched_at=fetched_at,
+        in_dividend=(actions["action"] == "capital_gain") & actions["date"].isin(inside),
+    )  # fmt: skip
+    return SymbolHistory(bars=bars, actions=actions[list(CORPORATE_ACTION_COLUMNS)])
 
 
 def _epoch_day(value: object) -> date | None:
@@ -123,14 +163,18 @@ def fetch_yahoo_history(
     end: date,
     timeout: float = 30.0,
 ) -> SymbolHistory:
-    """Bars and actions of ``symbol`` for the sessions ``start``..``end`` inclusive, in ONE chart request."""
+    """Bars and actions of ``symbol`` from ``start`` through now, as traded, in ONE chart request.
+
+    The answer runs through the moment of the request, so that it reports every split its prices are adjusted
+    for (see :func:`history_to_rows`); ``end`` only decides whether an empty answer means "delisted". The caller
+    keeps the sessions it asked for and compares the rest with what it has stored.
+    """
     ticker = yf.Ticker(yahoo_symbol, session=session)
     ticker._tz = EQUITY_TIMEZONE  # US listings: skip yfinance's time-zone lookup request
     try:
         history = ticker.history(
-            start=start, end=end + timedelta(days=1), interval="1d", auto_adjust=False, actions=True,
-            repair=False, timeout=timeout,
-        )  # fmt: skip
+            start=start, end=None, interval="1d", auto_adjust=False, actions=True, repair=False, timeout=timeout
+        )
     except YFRateLimitError as exc:
         raise TransientUpstreamError(f"Yahoo rate-limited the request for {yahoo_symbol}") from exc
     except curl_requests.exceptions.RequestException as exc:
@@ -141,5 +185,5 @@ def fetch_yahoo_history(
     except (ValueError, KeyError, TypeError, YFException) as exc:
         raise MalformedResponseError(f"Yahoo's chart answer for {yahoo_symbol} is malformed: {exc}") from exc
     metadata = ticker.get_history_metadata(repair=False)
-    rows = history_to_rows(history, symbol, asset_class, datetime.now(UTC))
+    rows = history_to_rows(history, symbol, asset_class, datetime.now(UTC), as_of=end)
     return SymbolHistory(rows.bars, rows.actions, _epoch_day(metadata.get("firstTradeDate")), _name(metadata))

@@ -23,7 +23,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lumia_assets.warehouse.gaps import missing_cells, partition_gaps
-from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, universe_snapshots
+from lumia_assets.warehouse.schema import (
+    adjustment_factors,
+    assets,
+    corporate_actions,
+    crypto,
+    daily_prices,
+    universe_snapshots,
+)
 
 SAMPLE_SIZE = 20
 LAG_LOOKBACK = timedelta(days=31)
@@ -117,9 +124,9 @@ def ohlc_sanity(
 ) -> QualityResult:
     """Bars with no (NULL or NaN) close, a price <= 0, low above open/close/high, open or close above high, or a
     negative volume. "Above" means by more than the relative ``tolerance``: independently rounded split-adjusted
-    prices can overshoot by a hair. Missing open/high/low/adj_close are allowed (some sources lack them);
+    prices can overshoot by a hair. Missing open/high/low/served_adj_close are allowed (some sources lack them);
     ``reason`` names the first rule a sampled bar breaks."""
-    prices = ("open", "high", "low", "close", "adj_close")
+    prices = ("open", "high", "low", "close", "served_adj_close")
     values = {name: _finite(table.c[name]) for name in (*prices, "volume")}
     o, h, low, c = values["open"], values["high"], values["low"], values["close"]
 
@@ -213,38 +220,31 @@ def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, wind
     """Each bar in ``window`` beside the symbol's previous bar (``prev_*``; looked up to ``LAG_LOOKBACK`` before
     the window), NaN read as NULL; bars without a previous one are left out."""
     key = (table.c.symbol, table.c.asset_class)
-    close, adj_close = _finite(table.c.close), _finite(table.c.adj_close)
+    close = _finite(table.c.close)
 
     def previous(column: sa.ColumnElement, name: str) -> sa.Label:
         return sa.func.lag(column, type_=column.type).over(partition_by=key, order_by=table.c.date).label(name)
 
     reach = None if window is None else (window[0] - LAG_LOOKBACK, window[1])
     lagged = (
-        sa.select(
-            *key,
-            table.c.date,
-            close.label("close"),
-            adj_close.label("adj_close"),
-            previous(table.c.date, "prev_date"),
-            previous(close, "prev_close"),
-            previous(adj_close, "prev_adj_close"),
-        )
+        sa.select(*key, table.c.date, close.label("close"), previous(table.c.date, "prev_date"),
+                  previous(close, "prev_close"))
         .where(*_price_filters(table, asset_classes, reach))
         .subquery("lagged")
-    )
+    )  # fmt: skip
     in_window = [] if window is None else [lagged.c.date >= window[0]]
     return sa.select(lagged).where(lagged.c.prev_date.is_not(None), *in_window).subquery("consecutive")
 
 
-def _actions_between(bars: sa.Subquery, actions: Sequence[str] | None = None) -> sa.Select:
+def _actions_between(bars: sa.Subquery, actions: Sequence[str]) -> sa.Select:
     """Corporate actions of each bar's symbol dated after its previous bar, up to and including its own date."""
-    query = sa.select(corporate_actions.c.value).where(
+    return sa.select(corporate_actions.c.value).where(
         corporate_actions.c.symbol == bars.c.symbol,
         corporate_actions.c.asset_class == bars.c.asset_class,
         corporate_actions.c.date > bars.c.prev_date,
         corporate_actions.c.date <= bars.c.date,
+        corporate_actions.c.action.in_(list(actions)),
     )
-    return query if actions is None else query.where(corporate_actions.c.action.in_(list(actions)))
 
 
 def unexplained_jumps(
@@ -256,64 +256,76 @@ def unexplained_jumps(
     table: sa.Table = daily_prices,
     sample_size: int = SAMPLE_SIZE,
 ) -> QualityResult:
-    """Bars whose close moved more than ``threshold`` (|close / prev_close - 1|) from the symbol's previous bar
-    with no corporate action (split, dividend or capital gain) dated after that bar up to this one. Largest
-    moves first."""
+    """Bars whose as-traded close moved more than ``threshold`` from the symbol's previous bar once the split
+    record is applied (``|close * ratio / prev_close - 1|``, ratio of a split in between, else 1), with no
+    distribution in between either. A split explains exactly its own jump, no more. Largest moves first."""
     bars = _consecutive_bars(table, asset_classes, window)
-    change = (bars.c.close / _nonzero(bars.c.prev_close) - 1).label("change")
-    scope = sa.select(bars, change).subquery("moves")
-    unexplained = ~_actions_between(scope).exists()
+    ratio = _actions_between(bars, ("split",)).with_only_columns(sa.func.max(corporate_actions.c.value))
+    split_ratio = sa.func.coalesce(ratio.scalar_subquery(), 1.0, type_=sa.Float)
+    change = (bars.c.close * split_ratio / _nonzero(bars.c.prev_close) - 1).label("change")
+    scope = sa.select(bars, split_ratio.label("split_ratio"), change).subquery("moves")
+    unexplained = ~_actions_between(scope, CASH_ACTIONS).exists()
     return _evaluate(
         engine,
         scope,
         sa.and_(sa.func.abs(scope.c.change) > threshold, unexplained),
         order_by=(sa.func.abs(scope.c.change).desc(), scope.c.symbol, scope.c.date),
         sample_size=sample_size,
-        what=f"day-over-day closes move more than {threshold:.0%} with no corporate action",
+        what=f"day-over-day closes move more than {threshold:.0%} beyond their splits, with no distribution",
     )
+
+
+def _segment(factors: sa.Table, table: sa.Table, day: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    """The factor segment of ``table``'s row on ``day``."""
+    return sa.and_(
+        factors.c.symbol == table.c.symbol,
+        factors.c.asset_class == table.c.asset_class,
+        factors.c.valid_from <= day,
+        day < factors.c.valid_until,
+    )
+
+
+def _factor(factors: sa.Table) -> sa.ColumnElement[float]:
+    one = sa.literal(1.0, sa.Float)
+    return sa.func.coalesce(factors.c.split_factor, one) * sa.func.coalesce(factors.c.dividend_factor, one)
 
 
 def adjustment_consistency(
     engine: Engine,
     asset_classes: Sequence[str] | None = None,
     window: Window | None = None,
-    tolerance: float = 0.01,
+    tolerance: float = 1e-6,
     *,
     table: sa.Table = daily_prices,
     sample_size: int = SAMPLE_SIZE,
 ) -> QualityResult:
-    """Consecutive bars whose change of adjustment factor ``adj_close / close`` disagrees with the cash paid.
+    """Bars whose derived adjusted close, as of the day the upstream adjusted to, disagrees with what it served.
 
-    Yahoo's convention: a dividend or capital gain of ``cash`` per share with ex-date D multiplies every bar
-    before D by ``1 - cash / close(last bar before D)``; splits change ``close`` and ``adj_close`` alike (both
-    are split-adjusted), so they leave the factor alone. Hence, for a bar and its previous bar:
-
-        observed = (prev_adj_close / prev_close) / (adj_close / close)
-        expected = 1 - (sum of dividend and capital_gain values dated in (prev_date, date]) / prev_close
-
-    and the pair is flagged when ``|observed - expected| > tolerance``: a factor change without a distribution
-    (expected = 1), or a distribution the factor doesn't reflect. Bars without adj_close are not compared.
+    Each bar keeps the upstream's adjusted close (``served_adj_close``), adjusted for the actions up to
+    ``served_as_of``. The derived value for that same day is ``close * F(date) / F(served_as_of)``, F being the
+    cumulative split and distribution factor of the stored record (``adjustment_factors``): the actions after
+    ``served_as_of`` cancel out. A bar is flagged when the two differ by more than ``tolerance`` (relative): an
+    action or amount the record doesn't have, or a wrong one. Bars without a witness are not compared.
     """
-    bars = _consecutive_bars(table, asset_classes, window)
-    cash = _actions_between(bars, CASH_ACTIONS).with_only_columns(sa.func.sum(corporate_actions.c.value))
-    paid = (
-        sa.select(bars, sa.func.coalesce(cash.scalar_subquery(), 0.0, type_=sa.Float).label("cash"))
-        .where(bars.c.adj_close.is_not(None), bars.c.prev_adj_close.is_not(None))
-        .subquery("paid")
-    )
-    prev_close = _nonzero(paid.c.prev_close)
-    observed = (paid.c.prev_adj_close * paid.c.close) / (prev_close * _nonzero(paid.c.adj_close))
-    scope = sa.select(paid, observed.label("observed"), (1 - paid.c.cash / prev_close).label("expected")).subquery(
-        "factors"
-    )
-    gap = sa.func.abs(scope.c.observed - scope.c.expected)
+    at_bar, as_of = adjustment_factors.alias("at_bar"), adjustment_factors.alias("as_of")
+    served = _finite(table.c.served_adj_close)
+    derived = (table.c.close * _factor(at_bar) / _factor(as_of)).label("derived_adj_close")
+    scope = (
+        sa.select(table.c.symbol, table.c.asset_class, table.c.date, table.c.served_as_of,
+                  served.label("served_adj_close"), derived)
+        .select_from(table.outerjoin(at_bar, _segment(at_bar, table, table.c.date))
+                     .outerjoin(as_of, _segment(as_of, table, table.c.served_as_of)))
+        .where(*_price_filters(table, asset_classes, window), served.is_not(None), table.c.served_as_of.is_not(None))
+        .subquery("witnessed")
+    )  # fmt: skip
+    gap = sa.func.abs(scope.c.derived_adj_close - scope.c.served_adj_close)
     return _evaluate(
         engine,
         scope,
-        gap > tolerance,
-        order_by=(gap.desc(), scope.c.symbol, scope.c.date),
+        gap > tolerance * sa.func.abs(scope.c.served_adj_close),
+        order_by=((gap / sa.func.abs(_nonzero(scope.c.served_adj_close))).desc(), scope.c.symbol, scope.c.date),
         sample_size=sample_size,
-        what=f"bar pairs change adj_close/close by more than {tolerance} beyond their distributions",
+        what=f"bars have a derived adjusted close more than {tolerance:g} (relative) from the one served",
     )
 
 

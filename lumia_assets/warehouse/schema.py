@@ -81,8 +81,11 @@ daily_prices = sa.Table(
     sa.Column("high", sa.Float),
     sa.Column("low", sa.Float),
     sa.Column("close", sa.Float, nullable=False),
-    sa.Column("adj_close", sa.Float),
     sa.Column("volume", sa.Float),
+    # The witness: the upstream's own adjusted close from the answer of fetched_at, re-based to served_as_of (the
+    # last session the run asked for). Not an adjusted price to use: adjusted_prices derives those.
+    sa.Column("served_adj_close", sa.Float),
+    sa.Column("served_as_of", sa.Date),
     sa.Column("source", sa.String(32), nullable=False),
     _timestamp("fetched_at"),
     sa.CheckConstraint(_ASSET_CLASS_CHECK, name="asset_class"),
@@ -97,9 +100,38 @@ corporate_actions = sa.Table(
     sa.Column("date", sa.Date, primary_key=True),
     sa.Column("action", sa.String(16), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
+    # a capital gain the same day's dividend already includes (some funds): not counted twice
+    sa.Column("in_dividend", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("source", sa.String(32), nullable=False),
     _timestamp("fetched_at"),
     sa.CheckConstraint("action IN ('split', 'dividend', 'capital_gain')", name="action"),
+)
+
+adjustment_factors = sa.Table(
+    "adjustment_factors",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    sa.Column("valid_from", sa.Date, primary_key=True),
+    sa.Column("valid_until", sa.Date, nullable=False),
+    sa.Column("split_factor", sa.Float, nullable=False),
+    sa.Column("dividend_factor", sa.Float, nullable=False),
+    _timestamp("computed_at"),
+)
+
+restatements = sa.Table(
+    "restatements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("asset_class", sa.String(16), nullable=False),
+    _timestamp("detected_at"),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("what", sa.String(32), nullable=False),  # bar.close, dividend, split, ... that changed upstream
+    sa.Column("old_value", sa.Float),
+    sa.Column("new_value", sa.Float),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Index("ix_restatements_detected_at", "detected_at"),
 )
 
 symbol_status = sa.Table(
@@ -128,3 +160,14 @@ universe_snapshots = sa.Table(
 )
 
 DETAIL_TABLES: dict[str, sa.Table] = {"etf": etf, "mutual_fund": mutual_fund, "crypto": crypto}
+
+# The derived series, a view over daily_prices and adjustment_factors (created by migration 0002, so kept out of
+# ``metadata``): every bar split-adjusted, and adj_close adjusted for every distribution stored so far.
+adjusted_prices = sa.table(
+    "adjusted_prices",
+    *(sa.column(name, type_) for name, type_ in (
+        ("symbol", sa.String), ("asset_class", sa.String), ("date", sa.Date), ("open", sa.Float),
+        ("high", sa.Float), ("low", sa.Float), ("close", sa.Float), ("volume", sa.Float), ("adj_close", sa.Float),
+        ("split_factor", sa.Float), ("dividend_factor", sa.Float),
+    )),
+)  # fmt: skip

@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,7 +21,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.warehouse.adjustments import refresh_adjustment_factors
 from lumia_assets.warehouse.contracts import conform, records
+from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, record_restatements
 from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, symbol_status
 
 STATUS_COLUMNS = ("symbol", "asset_class", "status", "detail", "checked_at")
@@ -150,12 +153,18 @@ def record_identity(bind: Engine | Connection, frame: pd.DataFrame) -> int:
 
 @dataclass(frozen=True)
 class PriceBatch:
-    """Everything one batch of symbols produced; written together in one transaction."""
+    """Everything one batch of symbols produced; written together in one transaction.
+
+    ``restated`` lists what the upstream changed in the record (``RESTATEMENT_COLUMNS`` and ``source``); the
+    actions of the symbols in ``rewritten`` (re-fetched whole after a restatement) replace their stored ones.
+    """
 
     bars: pd.DataFrame
     actions: pd.DataFrame
     statuses: pd.DataFrame
     identities: pd.DataFrame
+    restated: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[*RESTATEMENT_COLUMNS, "source"]))
+    rewritten: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -166,17 +175,42 @@ class BatchCounts:
     actions: int
     statuses: int
     identities: int
+    restatements: int = 0
+    factor_segments: int = 0
 
 
-def write_price_batch(engine: Engine, batch: PriceBatch) -> BatchCounts:
-    """Write a batch in ONE transaction: a killed or failing run leaves whole batches or nothing of them."""
+def _delete_actions(conn: Connection, keys: frozenset[tuple[str, str]]) -> None:
+    if keys:
+        conn.execute(
+            corporate_actions.delete().where(
+                corporate_actions.c.symbol == sa.bindparam("b_symbol"),
+                corporate_actions.c.asset_class == sa.bindparam("b_class"),
+            ),
+            [{"b_symbol": symbol, "b_class": asset_class} for symbol, asset_class in keys],
+        )
+
+
+def _keys(*frames: pd.DataFrame) -> set[tuple[str, str]]:
+    return {key for frame in frames for key in zip(frame["symbol"], frame["asset_class"], strict=True)}
+
+
+def write_price_batch(engine: Engine, batch: PriceBatch, detected_at: datetime | None = None) -> BatchCounts:
+    """Write a batch in ONE transaction: a killed or failing run leaves whole batches or nothing of them.
+
+    The adjustment factors of every symbol in the batch are rebuilt in the same transaction, so the derived series
+    always reflects the record.
+    """
     with engine.begin() as conn:
-        return BatchCounts(
+        _delete_actions(conn, batch.rewritten)
+        counts = BatchCounts(
             bars=upsert_daily_prices(conn, batch.bars),
             actions=upsert_corporate_actions(conn, batch.actions),
             statuses=record_symbol_status(conn, batch.statuses),
             identities=record_identity(conn, batch.identities),
+            restatements=record_restatements(conn, batch.restated, detected_at or datetime.now(UTC)),
         )
+        factors = refresh_adjustment_factors(conn, _keys(batch.bars, batch.actions) | set(batch.rewritten))
+    return replace(counts, factor_segments=factors)
 
 
 def active_symbols(engine: Engine, asset_classes: Sequence[str]) -> pd.DataFrame:

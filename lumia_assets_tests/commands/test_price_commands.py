@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
 from lumia_assets.cli import app
+from lumia_assets.commands.prices import latest_range
 from lumia_assets.instance import get_instance
 from lumia_assets_tests.defs.checks_helpers import execute
 from lumia_assets_tests.defs.prices_helpers import FAST_BUDGETS, load_universes, settings_for, stored_prices
 
 runner = CliRunner()
 START, END = "2024-06-03", "2024-06-07"
+NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -66,3 +69,19 @@ def test_backfill_refuses_a_bad_range_naming_it(env, args: list[str], message: s
 
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("feed", "now", "first", "last"),
+    [
+        ("equity", datetime(2024, 6, 5, 17, tzinfo=NY), "2024-06-04", "2024-06-05"),  # closed, not yet due
+        ("equity", datetime(2024, 6, 5, 21, tzinfo=NY), "2024-06-05", "2024-06-05"),
+        ("equity", datetime(2024, 6, 8, 12, tzinfo=NY), "2024-06-07", "2024-06-07"),  # Saturday
+        ("crypto", datetime(2024, 6, 5, 1, tzinfo=UTC), "2024-06-03", "2024-06-04"),  # closed, not yet due
+        ("crypto", datetime(2024, 6, 5, 3, tzinfo=UTC), "2024-06-04", "2024-06-04"),
+    ],
+)
+def test_collect_fills_the_latest_closed_date_and_the_one_the_freshness_check_expects(
+    feed: str, now: datetime, first: str, last: str
+) -> None:
+    assert latest_range(feed, now) == (date.fromisoformat(first), date.fromisoformat(last))

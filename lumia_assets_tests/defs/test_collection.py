@@ -30,8 +30,8 @@ def synthetic_history(instrument: Instrument, start: date, end: date) -> SymbolH
     days = [day for day in DAYS if start <= day <= end]
     bars = pd.DataFrame(
         {"symbol": instrument.symbol, "asset_class": instrument.asset_class, "date": days, "open": 10.0,
-         "high": 11.0, "low": 9.0, "close": 10.5, "adj_close": 10.5, "volume": 100.0, "source": "synthetic",
-         "fetched_at": datetime.now(UTC)},
+         "high": 11.0, "low": 9.0, "close": 10.5, "volume": 100.0, "served_adj_close": None, "served_as_of": None,
+         "source": "synthetic", "fetched_at": datetime.now(UTC)},
         columns=list(PRICE_COLUMNS),
     )  # fmt: skip
     return SymbolHistory(bars=bars, actions=pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS)))
@@ -83,3 +83,54 @@ def test_a_run_that_breaks_stops_fetching_and_keeps_only_the_batches_before_it(e
     assert len(fetched) < 40  # the batch ahead may have started; the 38 batches after it never were
     assert stored_bars(engine) % (5 * len(DAYS)) == 0  # whole batches only
     assert stored_bars(engine) <= 10 * len(DAYS)  # nothing from the broken batch or after it
+
+
+class Upstream:
+    """A fetch whose answers run through ``DAYS[-1]`` like Yahoo's, with a dividend that can be restated."""
+
+    def __init__(self, dividend: float) -> None:
+        self.dividend = dividend
+        self.requests: list[tuple[str, date, date]] = []
+
+    def __call__(self, instrument: Instrument, start: date, end: date) -> SymbolHistory:
+        self.requests.append((instrument.symbol, start, end))
+        history = synthetic_history(instrument, start, DAYS[-1])
+        paid = [(DAYS[3], "dividend", self.dividend)] if instrument.symbol == "C000-USD" and start <= DAYS[3] else []
+        actions = pd.DataFrame(
+            [{"symbol": instrument.symbol, "asset_class": "crypto", "date": day, "action": action, "value": value,
+              "in_dividend": False, "source": "synthetic", "fetched_at": datetime.now(UTC)}
+             for day, action, value in paid],
+            columns=list(CORPORATE_ACTION_COLUMNS),
+        )  # fmt: skip
+        return SymbolHistory(bars=history.bars, actions=actions)
+
+
+def test_a_restated_action_is_recorded_and_its_symbol_rewritten_for_one_request(engine) -> None:
+    upstream = Upstream(dividend=0.25)
+    collect_prices(engine, instruments(3), DAYS[:8], upstream, last_closed=DAYS[-1])
+    upstream.dividend, upstream.requests = 0.5, []
+
+    report = collect_prices(
+        engine, instruments(3), DAYS[8:], upstream, last_closed=DAYS[-1], context_days=7, history=DAYS
+    )
+
+    assert report.restatements[["symbol", "date", "what", "old_value", "new_value"]].to_dict("records") == [
+        {"symbol": "C000-USD", "date": DAYS[3], "what": "dividend", "old_value": 0.25, "new_value": 0.5}
+    ]
+    assert report.refetches == 1
+    assert [r for r in upstream.requests if r[1] == DAYS[0]] == [("C000-USD", DAYS[0], DAYS[-1])]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT value FROM corporate_actions")).scalars().all() == [0.5]
+        assert conn.execute(sa.text("SELECT what, old_value, new_value FROM restatements")).all() == [
+            ("dividend", 0.25, 0.5)
+        ]
+
+
+def test_an_impossible_action_is_rejected_with_its_reason_and_the_batch_is_kept(engine) -> None:
+    upstream = Upstream(dividend=float("nan"))
+    report = collect_prices(engine, instruments(3), DAYS, upstream, last_closed=DAYS[-1])
+
+    assert report.rejected_rows.to_dict("records") == [
+        {"symbol": "C000-USD", "asset_class": "crypto", "date": DAYS[3], "reason": "dividend: amount is NaN"}
+    ]
+    assert stored_bars(engine) == 3 * len(DAYS)

@@ -21,11 +21,15 @@ from lumia_assets.warehouse.gaps import missing_cells
 from lumia_assets_tests.defs.prices_helpers import (
     PRICE_VALUES,
     active_equities,
+    assert_derived_equals_served,
     crypto_truth,
+    derived_prices,
     equity_truth,
+    evening,
     load_universes,
     materialize,
     metadata_of,
+    served_truth,
     settings_for,
     stored_actions,
     stored_prices,
@@ -73,6 +77,7 @@ def test_an_equity_run_does_not_print_a_library_warning_per_symbol(sim, settings
 
 
 def test_a_range_of_30_sessions_equals_the_truth_with_its_corporate_actions(sim, warehouse_url, settings) -> None:
+    sim.set_clock(evening(END))
     result = materialize(settings, [equity_daily_prices], START, END)
 
     assert result.success
@@ -92,6 +97,10 @@ def test_a_range_of_30_sessions_equals_the_truth_with_its_corporate_actions(sim,
     assert len(actions) == len(expected_actions)
     assert set(zip(actions["symbol"], actions["date"], actions["action"], strict=True)) == set(
         zip(expected_actions["symbol"], expected_actions["date"], expected_actions["action"], strict=True)
+    )
+    symbols = list(active_equities(warehouse_url)["symbol"])
+    assert_derived_equals_served(
+        derived_prices(warehouse_url, symbols, START, END), served_truth(sim, symbols, START, END)
     )
 
 

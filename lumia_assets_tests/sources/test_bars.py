@@ -7,15 +7,15 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from lumia_assets.frames import PRICE_COLUMNS
-from lumia_assets.sources.bars import clean_daily_bars
+from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.sources.bars import clean_actions, clean_daily_bars
 
 DAYS = [date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12)]
 
 
 def _bar(day: date, **values: float) -> dict[str, object]:
     bar = {"symbol": "AAA", "asset_class": "stock", "date": day, "open": 10.0, "high": 11.0, "low": 9.0,
-           "close": 10.5, "adj_close": 10.4, "volume": 1000.0, "source": "yahoo",
+           "close": 10.5, "volume": 1000.0, "served_adj_close": 10.4, "served_as_of": None, "source": "yahoo",
            "fetched_at": datetime(2024, 6, 13, tzinfo=UTC)}  # fmt: skip
     return {**bar, **values}
 
@@ -64,4 +64,34 @@ def test_partial_off_calendar_and_duplicate_bars_are_rejected() -> None:
         "more than one bar for the date",
         "not a trading day of the calendar in the asked range",
         "session not closed yet (partial bar)",
+    ]
+
+
+def _action(day: date, action: str, value: float) -> dict[str, object]:
+    return {"symbol": "AAA", "asset_class": "stock", "date": day, "action": action, "value": value,
+            "in_dividend": False, "source": "yahoo", "fetched_at": datetime(2024, 6, 13, tzinfo=UTC)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        (_action(DAYS[1], "split", 0.0), "split: split ratio is not positive"),
+        (_action(DAYS[1], "split", -2.0), "split: split ratio is not positive"),
+        (_action(DAYS[1], "dividend", float("nan")), "dividend: amount is NaN"),
+        (_action(DAYS[1], "capital_gain", -0.1), "capital_gain: negative amount"),
+        (_action(date(2024, 6, 9), "dividend", 0.25), "dividend: no bar on the action's date"),
+    ],
+)
+def test_an_impossible_action_is_rejected_with_its_reason_and_the_rest_kept(action, reason) -> None:
+    good = [_action(DAYS[0], "dividend", 0.25), _action(DAYS[2], "split", 2.0)]
+    bar_days = pd.DataFrame({"symbol": "AAA", "asset_class": "stock", "date": DAYS})
+
+    clean = clean_actions(pd.DataFrame([*good, action], columns=list(CORPORATE_ACTION_COLUMNS)), bar_days)
+
+    assert clean.rejected.to_dict("records") == [
+        {"symbol": "AAA", "asset_class": "stock", "date": action["date"], "reason": reason}
+    ]
+    assert clean.actions[["date", "action", "value"]].to_dict("records") == [
+        {"date": DAYS[0], "action": "dividend", "value": 0.25},
+        {"date": DAYS[2], "action": "split", "value": 2.0},
     ]

@@ -13,7 +13,7 @@ DAYS = [date(2024, 12, 2), date(2024, 12, 3), date(2024, 12, 4)]
 
 
 def bars(symbol: str, days: list[date], close: float = 10.0, asset_class: str = "stock") -> pd.DataFrame:
-    """One valid bar per day."""
+    """One valid bar per day, its witness unadjusted (no actions) as of the last day."""
     rows = [
         {
             "symbol": symbol,
@@ -23,7 +23,8 @@ def bars(symbol: str, days: list[date], close: float = 10.0, asset_class: str = 
             "high": close + 1,
             "low": close - 1,
             "close": close,
-            "adj_close": close * 0.99,
+            "served_adj_close": close,
+            "served_as_of": days[-1] if days else None,
             "volume": 1000.0,
             "source": "yahoo",
             "fetched_at": FETCHED_AT,
@@ -37,7 +38,7 @@ def actions(symbol: str, *events: tuple[date, str, float]) -> pd.DataFrame:
     """Corporate actions of ``symbol``: (date, action, value) each."""
     rows = [
         {"symbol": symbol, "asset_class": "stock", "date": day, "action": action, "value": value,
-         "source": "yahoo", "fetched_at": FETCHED_AT}
+         "in_dividend": False, "source": "yahoo", "fetched_at": FETCHED_AT}
         for day, action, value in events
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=list(CORPORATE_ACTION_COLUMNS))

@@ -19,8 +19,10 @@ def _prices(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_a_missing_and_an_extra_column_are_named() -> None:
-    frame = bars("AAPL", DAYS).drop(columns="adj_close").assign(dividends=0.0)
-    with pytest.raises(FrameContractError, match=r"daily_prices: .*missing columns \['adj_close'\].*\['dividends'\]"):
+    frame = bars("AAPL", DAYS).drop(columns="served_as_of").assign(dividends=0.0)
+    with pytest.raises(
+        FrameContractError, match=r"daily_prices: .*missing columns \[.served_as_of.\].*\['dividends'\]"
+    ):
         _prices(frame)
 
 

@@ -5,15 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
-from lumia_assets.warehouse.engine import WarehouseError, connect_warehouse, parse_warehouse_url
+from lumia_assets.warehouse.engine import (
+    MIGRATIONS_DIR,
+    WarehouseError,
+    connect_warehouse,
+    create_warehouse_engine,
+    parse_warehouse_url,
+)
 from lumia_assets.warehouse.store import upsert_daily_prices
 from lumia_assets_tests.warehouse.frames import DAYS, bars
 
+HEAD = "0002"  # the newest migration
 TABLES = {
     "assets",
     "etf",
@@ -37,13 +47,37 @@ def _revision(engine: sa.Engine) -> str:
 def test_first_use_creates_every_table(warehouse_url: str) -> None:
     engine = connect_warehouse(warehouse_url)
     assert set(sa.inspect(engine).get_table_names()) >= TABLES
-    assert _revision(engine) == "0001"
+    assert _revision(engine) == HEAD
+
+
+def test_a_warehouse_of_the_previous_version_upgrades_keeping_its_rows(warehouse_url: str) -> None:
+    engine = create_warehouse_engine(warehouse_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")  # a new SQLite file
+        command.downgrade(config, "0001")  # the suite's PostgreSQL database, already at head
+        columns = "symbol, asset_class, date, close, adj_close, source, fetched_at"
+        conn.execute(
+            sa.text(
+                f"INSERT INTO daily_prices ({columns}) VALUES ('AAPL', 'stock', :day, 193.12, 192.5, 'yahoo', :at)"
+            ),
+            {"day": DAYS[0], "at": datetime(2024, 12, 3, tzinfo=UTC)},
+        )
+    engine = connect_warehouse(warehouse_url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT close, served_adj_close, served_as_of FROM daily_prices")).one()
+        derived = conn.execute(sa.text("SELECT adj_close FROM adjusted_prices")).scalar_one()
+    assert tuple(row) == (193.12, 192.5, None)
+    assert derived == 193.12
+    assert _revision(engine) == HEAD
 
 
 def test_migrating_from_many_threads_at_once_is_harmless(warehouse_url: str) -> None:
     with ThreadPoolExecutor(4) as pool:
         engines = list(pool.map(lambda _: connect_warehouse(warehouse_url), range(4)))
-    assert {_revision(engine) for engine in engines} == {"0001"}
+    assert {_revision(engine) for engine in engines} == {HEAD}
 
 
 def test_two_processes_migrating_at_once_both_succeed(warehouse_url: str) -> None:
@@ -53,7 +87,7 @@ def test_two_processes_migrating_at_once_both_succeed(warehouse_url: str) -> Non
     ]
     errors = [child.communicate(timeout=60)[1] for child in children]
     assert [child.returncode for child in children] == [0, 0], errors
-    assert _revision(connect_warehouse(warehouse_url)) == "0001"
+    assert _revision(connect_warehouse(warehouse_url)) == HEAD
 
 
 def test_migrating_again_keeps_the_data(warehouse_url: str) -> None:
@@ -75,7 +109,7 @@ def test_a_warehouse_from_a_newer_release_is_refused_by_name(warehouse_url: str)
         with pytest.raises(WarehouseError, match=r"'9999'.*newer lumia_assets"):
             connect_warehouse(warehouse_url)
     finally:
-        _stamp(engine, "0001")  # the PostgreSQL database is shared by the session's tests
+        _stamp(engine, HEAD)  # the PostgreSQL database is shared by the session's tests
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_in_a_created_directory(tmp_path: Path) -> None:

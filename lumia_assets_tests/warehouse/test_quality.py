@@ -23,9 +23,9 @@ from lumia_assets.warehouse.quality import (
     universe_bounds,
 )
 from lumia_assets.warehouse.schema import assets, crypto, daily_prices, universe_snapshots
-from lumia_assets.warehouse.store import upsert_corporate_actions, upsert_daily_prices
+from lumia_assets.warehouse.store import PriceBatch, upsert_corporate_actions, upsert_daily_prices, write_price_batch
 from lumia_assets.warehouse.universe import sync_universe
-from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, actions, bars, listings
+from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, actions, bars, identities, listings, statuses
 
 ISO = [day.isoformat() for day in DAYS]
 
@@ -81,7 +81,7 @@ def test_every_check_passes_on_clean_data(engine: sa.Engine) -> None:
         "duplicates": 9,
         "coverage": 3,
         "jumps": 6,
-        "adjustment": 6,
+        "adjustment": 9,
         "universe": 1,
         "symbols": 3,
         "fields": 3,
@@ -174,6 +174,14 @@ def test_unexplained_jumps_flags_a_move_without_action_but_not_one_explained_by_
     assert unexplained_jumps(engine, threshold=0.35).passed
 
 
+def test_a_split_explains_only_its_own_jump(engine: sa.Engine) -> None:
+    upsert_daily_prices(engine, pd.concat([_series("TWO", [10, 10, 5]), _series("THREE", [10, 10, 5])]))
+    upsert_corporate_actions(engine, pd.concat([actions("TWO", (DAYS[2], "split", 2.0)),
+                                                actions("THREE", (DAYS[2], "split", 3.0))]))  # fmt: skip
+    result = unexplained_jumps(engine)
+    assert [(r["symbol"], r["split_ratio"], r["change"]) for r in result.sample] == [("THREE", 3.0, pytest.approx(0.5))]
+
+
 def test_unexplained_jumps_accepts_an_action_dated_between_two_bars_only(engine: sa.Engine) -> None:
     frame = _series("GAP", [10, 10, 20])
     upsert_daily_prices(engine, frame[frame["date"] != DAYS[1]])
@@ -183,39 +191,33 @@ def test_unexplained_jumps_accepts_an_action_dated_between_two_bars_only(engine:
     assert unexplained_jumps(engine).passed
 
 
-def test_adjustment_consistency_flags_factor_changes_the_distributions_do_not_explain(engine: sa.Engine) -> None:
-    upsert_daily_prices(
-        engine,
-        pd.concat(
-            [
-                _series("PAID", [100, 100, 100], [98, 99, 99]),
-                _series("OVERPAID", [100, 100, 100], [98, 99, 99]),
-                _series("NODIV", [100, 100, 100], [95, 99, 99]),
-                _series("SPLIT", [100, 100, 50], [99, 99, 49.5]),
-            ]
-        ),
-    )
-    upsert_corporate_actions(
-        engine,
-        pd.concat(
-            [
-                actions("PAID", (DAYS[1], "dividend", 1.0)),
-                actions("OVERPAID", (DAYS[1], "dividend", 5.0)),
-                actions("SPLIT", (DAYS[2], "split", 2.0)),
-            ]
-        ),
-    )
+def _witnessed(symbol: str, closes: Sequence[float], served: Sequence[float | None], as_of: date) -> pd.DataFrame:
+    """As-traded bars of ``DAYS`` with the adjusted closes the upstream served as of ``as_of``."""
+    return _series(symbol, closes).assign(served_adj_close=list(served), served_as_of=as_of)
+
+
+def test_adjustment_consistency_compares_the_served_close_with_the_derived_one_as_of_its_fetch(engine) -> None:
+    bars = pd.concat([
+        _witnessed("PAID", [100, 100, 100], [99, 100, 100], DAYS[2]),
+        _witnessed("OVERPAID", [100, 100, 100], [99, 100, 100], DAYS[2]),
+        _witnessed("BEFORE_EX", [100, 100, 100], [100, None, None], DAYS[0]),
+        _witnessed("SPLIT", [100, 100, 50], [50, 50, 50], DAYS[2]),
+    ])  # fmt: skip
+    paid = pd.concat([
+        actions("PAID", (DAYS[1], "dividend", 1.0)),
+        actions("OVERPAID", (DAYS[1], "dividend", 5.0)),
+        actions("BEFORE_EX", (DAYS[1], "dividend", 1.0)),
+        actions("SPLIT", (DAYS[2], "split", 2.0)),
+    ])  # fmt: skip
+    write_price_batch(engine, PriceBatch(bars, paid, statuses("ok"), identities()))
+
     result = adjustment_consistency(engine)
-    assert (result.passed, result.failing, result.checked) == (False, 2, 8)
-    assert [(r["symbol"], r["date"], r["cash"]) for r in result.sample] == [
-        ("NODIV", ISO[1], 0.0),
-        ("OVERPAID", ISO[1], 5.0),
-    ]
-    nodiv, overpaid = result.sample
-    assert (nodiv["observed"], nodiv["expected"]) == (pytest.approx(95 / 99), pytest.approx(1.0))
-    assert (overpaid["observed"], overpaid["expected"]) == (pytest.approx(98 / 99), pytest.approx(0.95))
+    assert (result.passed, result.failing, result.checked) == (False, 1, 10)
+    [overpaid] = result.sample
+    assert (overpaid["symbol"], overpaid["date"], overpaid["served_adj_close"]) == ("OVERPAID", ISO[0], 99.0)
+    assert overpaid["derived_adj_close"] == pytest.approx(95.0)
     assert adjustment_consistency(engine, tolerance=0.05).passed
-    assert adjustment_consistency(engine, window=(DAYS[2], DAYS[2])).passed
+    assert adjustment_consistency(engine, window=(DAYS[1], DAYS[2])).passed
 
 
 def _snapshot(engine: sa.Engine, taken_at: datetime, active: int, removed: int) -> None:

@@ -6,7 +6,7 @@ whole range in one go (``BackfillPolicy.single_run``), so a one-year backfill co
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import dagster as dg
@@ -14,7 +14,8 @@ import pandas as pd
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
-from lumia_assets.calendars import last_closed_crypto_day, last_closed_equity_session
+from lumia_assets import clock
+from lumia_assets.calendars import calendar_dates, last_closed_crypto_day, last_closed_equity_session
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.prices.collection import (
@@ -28,6 +29,7 @@ from lumia_assets.defs.prices.fetchers import CryptoFetch, yahoo_fetch
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.gaps import missing_cells
 from lumia_assets.warehouse.store import active_symbols, count_prices
@@ -67,6 +69,7 @@ class PriceFeed:
     calendar: str  # "equity" (NYSE sessions) or "crypto" (UTC days)
     last_closed: Callable[[datetime], date]
     source_symbol: Callable[[pd.Series], str]
+    compares_history: bool  # answers re-read recent history, compared with the record (restatements)
 
 
 EQUITY_FEED = PriceFeed(
@@ -74,12 +77,14 @@ EQUITY_FEED = PriceFeed(
     "equity",
     last_closed_equity_session,
     source_symbol=lambda row: row["yahoo_symbol"] or row["symbol"],
+    compares_history=True,
 )
 CRYPTO_FEED = PriceFeed(
     ("crypto",),
     "crypto",
     last_closed_crypto_day,
     source_symbol=lambda row: row["symbol"],
+    compares_history=False,  # exchanges serve candles as traded and never restate them afterwards
 )
 
 
@@ -139,6 +144,12 @@ def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, c
         "symbols_not_served": len(report.not_served),
         "not_served_sample": sample(f"{s}: {why}" for s, why in report.not_served.items()),
         "symbols_by_source": dg.MetadataValue.json(report.sources),
+        "restatements": len(report.restatements),
+        "restated_symbols": report.restatements["symbol"].nunique(),
+        "restatement_sample": sample(
+            f"{r.symbol} {r.date} {r.what}: {r.old_value} -> {r.new_value}" for r in report.restatements.itertuples()
+        ),
+        "restatement_requests": report.refetches,
         "rejected_rows": len(rejected),
         "rejected_sample": sample(f"{r.symbol} {r.date}: {r.reason}" for r in rejected.itertuples()),
         "batches": report.batches,
@@ -157,12 +168,21 @@ def materialize_prices(
     exchanges: Sequence[str] = (),
 ) -> dg.MaterializeResult:
     """Collect the run's partitions for every instrument of ``feed`` and describe what was written."""
-    last_closed = feed.last_closed(datetime.now(UTC))
+    last_closed = feed.last_closed(clock.utc_now())
     sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
     instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, exchanges)
     context.log.info(f"collecting {len(instruments)} symbols over {len(sessions)} dates: {sessions[0]}..{sessions[-1]}")
+    settings = Settings.from_env()
     report = collect_prices(
-        engine, instruments, sessions, fetch, last_closed=last_closed, batch_size=config.batch_size, log=context.log
+        engine,
+        instruments,
+        sessions,
+        fetch,
+        last_closed=last_closed,
+        context_days=settings.restatement_lookback_days if feed.compares_history else 0,
+        history=calendar_dates(feed.calendar, settings.prices_start, last_closed) if feed.compares_history else (),
+        batch_size=config.batch_size,
+        log=context.log,
     )
     metadata = report_metadata(report, engine, feed, client)
     if report.success_rate < config.min_success_rate:
@@ -194,8 +214,9 @@ def price_asset(priority: int, description: str, partitions: dg.PartitionsDefini
 
 @price_asset(
     10,
-    "Daily OHLCV of every active US stock, ETF and mutual fund from Yahoo (raw OHLC, adj_close, volume), with "
-    "splits, dividends and capital gains. One partition per NYSE session; symbols are a column.",
+    "Daily OHLCV of every active US stock, ETF and mutual fund from Yahoo, as traded (un-adjusted for splits), "
+    "with splits, dividends and capital gains, and Yahoo's adjusted close kept as a witness. One partition per "
+    "NYSE session; symbols are a column. Adjusted series: adjusted_daily_prices.",
     EQUITY_PARTITIONS,
     [stock_universe, fund_universe],
     "yahoo",

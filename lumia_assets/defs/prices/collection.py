@@ -11,16 +11,17 @@ import logging
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
-from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_daily_bars
+from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_actions, clean_daily_bars
 from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
+from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, find_restatements
 from lumia_assets.warehouse.store import (
     IDENTITY_COLUMNS,
     STATUS_COLUMNS,
@@ -61,11 +62,17 @@ class CollectionReport:
     not_served: dict[str, str] = field(default_factory=dict)  # symbol -> why no source can serve the range
     sources: dict[str, int] = field(default_factory=dict)  # source -> symbols it served
     rejected: list[pd.DataFrame] = field(default_factory=list)
+    restated: list[pd.DataFrame] = field(default_factory=list)  # what the upstream changed (RESTATEMENT_COLUMNS)
+    refetches: int = 0  # whole-history requests made to rewrite restated symbols
     batches: int = 0
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
         return _frame(self.rejected, REJECTED_COLUMNS)
+
+    @property
+    def restatements(self) -> pd.DataFrame:
+        return _frame(self.restated, RESTATEMENT_COLUMNS)
 
     @property
     def coverage(self) -> float:
@@ -116,11 +123,48 @@ def _frame(parts: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)[list(columns)] if parts else pd.DataFrame(columns=list(columns))
 
 
-def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date) -> PriceBatch:
-    """Apply the bar rules to a batch of outcomes and record them in ``report``.
+@dataclass(frozen=True)
+class _Answers:
+    """The closed bars and actions the answers of a batch held, asked for or not: compared with the record."""
+
+    bars: pd.DataFrame
+    actions: pd.DataFrame
+
+
+def _storable(histories: Sequence[SymbolHistory], report: CollectionReport, sessions: Sequence[date],
+              last_closed: date) -> tuple[pd.DataFrame, pd.DataFrame, _Answers]:  # fmt: skip
+    """The bars of ``sessions`` and the actions fit to store, and everything the answers said up to
+    ``last_closed``; rejected rows are recorded in ``report``.
 
     The rules run once over the whole batch's bars: per-symbol pandas calls would cost more than the fetch.
+    Actions are stored with the bars of their date.
     """
+    answered = _frame([h.bars for h in histories], PRICE_COLUMNS)
+    asked = answered["date"].isin(set(sessions))
+    clean = clean_daily_bars(answered[asked], sessions, last_closed)
+    actions = clean_actions(_frame([h.actions for h in histories], CORPORATE_ACTION_COLUMNS),
+                            answered[["symbol", "asset_class", "date"]])  # fmt: skip
+    for rejected in (clean.rejected, actions.rejected):
+        if not rejected.empty:
+            report.rejected.append(rejected)
+    kept, days = actions.actions, actions.actions["date"]
+    answers = _Answers(answered[answered["date"] <= last_closed], kept[days <= last_closed])
+    return clean.bars, kept[days.isin(set(clean.bars["date"]))].reset_index(drop=True), answers
+
+
+def _in_range(outcome: _Outcome, sessions: Sequence[date]) -> _Outcome:
+    """An answer without a bar in ``sessions`` (it had only the days around them) is a "no data" answer."""
+    history = outcome.history
+    if history is None or history.bars["date"].isin(set(sessions)).any():
+        return outcome
+    detail = f"no bars from {sessions[0]} to {sessions[-1]}"
+    no_data = NoDataError(outcome.instrument.symbol, "no_bars", detail, history.listed_on, history.name)
+    return _Outcome(outcome.instrument, no_data=no_data)
+
+
+def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date) -> tuple[PriceBatch, _Answers]:
+    """Apply the bar and action rules to a batch of outcomes and record them in ``report``."""
+    outcomes = [_in_range(outcome, report.sessions) for outcome in outcomes]
     checked_at = datetime.now(UTC)
     histories: list[SymbolHistory] = []
     identities = []
@@ -138,19 +182,73 @@ def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: 
             report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
         if told is not None and (told.listed_on or told.name):
             identities.append((symbol, outcome.instrument.asset_class, told.listed_on, told.name))
-    clean = clean_daily_bars(_frame([h.bars for h in histories], PRICE_COLUMNS), report.sessions, last_closed)
-    if not clean.rejected.empty:
-        report.rejected.append(clean.rejected)
-    sources = clean.bars.groupby("symbol", sort=False)["source"].first()
+    bars, actions, answers = _storable(histories, report, report.sessions, last_closed)
+    _count_sources(report, bars)
+    batch = PriceBatch(
+        bars=bars,
+        actions=actions,
+        statuses=pd.DataFrame([_status_row(o, checked_at) for o in outcomes], columns=list(STATUS_COLUMNS)),
+        identities=pd.DataFrame(identities, columns=list(IDENTITY_COLUMNS)),
+    )
+    return batch, answers
+
+
+def _count_sources(report: CollectionReport, bars: pd.DataFrame) -> None:
+    sources = bars.groupby("symbol", sort=False)["source"].first()
     report.covered.update(sources.index)
     for source, symbols in sources.value_counts().items():
         report.sources[str(source)] = report.sources.get(str(source), 0) + int(symbols)
-    actions = _frame([h.actions for h in histories], CORPORATE_ACTION_COLUMNS)
-    return PriceBatch(
-        bars=clean.bars,
-        actions=actions[actions["date"].isin(report.sessions)].reset_index(drop=True),
-        statuses=pd.DataFrame([_status_row(o, checked_at) for o in outcomes], columns=list(STATUS_COLUMNS)),
-        identities=pd.DataFrame(identities, columns=list(IDENTITY_COLUMNS)),
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    """How restated symbols are re-fetched whole: the fetch, the instruments, and every session of the history."""
+
+    fetch: Fetch
+    instruments: dict[str, Instrument]
+    sessions: Sequence[date]
+    last_closed: date
+
+
+def _without(frame: pd.DataFrame, symbols: set[str]) -> pd.DataFrame:
+    return frame[~frame["symbol"].isin(symbols)]
+
+
+def _restated(engine: Engine, batch: PriceBatch, answers: _Answers, report: CollectionReport,
+              rewrite: _Rewrite | None, log: logging.Logger | None) -> PriceBatch:  # fmt: skip
+    """``batch`` with every symbol the upstream restated re-fetched whole (one request each) and rewritten.
+
+    Without ``rewrite`` (or when the re-fetch fails) the answer's own rows are written and the restatement is
+    still recorded: never silently.
+    """
+    found = find_restatements(engine, answers.bars, answers.actions)
+    if found.empty:
+        return batch
+    sources = answers.bars.groupby("symbol")["source"].first()
+    report.restated.append(found)
+    symbols = set(found["symbol"])
+    if log:
+        log.warning(f"the upstream restated {len(found)} values of {sorted(symbols)}; re-fetching their history")
+    histories, rewritten = [], set()
+    for symbol in sorted(symbols) if rewrite else []:
+        instrument = rewrite.instruments[symbol]
+        report.refetches += 1
+        outcome = _fetch_one(rewrite.fetch, instrument, rewrite.sessions[0], rewrite.last_closed)
+        if outcome.history is not None:
+            histories.append(outcome.history)
+            rewritten.add((symbol, instrument.asset_class))
+    bars, actions, _ = (
+        _storable(histories, report, rewrite.sessions, rewrite.last_closed)
+        if histories
+        else (pd.DataFrame(columns=list(PRICE_COLUMNS)), pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS)), None)
+    )
+    replaced = {symbol for symbol, _ in rewritten}
+    return replace(
+        batch,
+        bars=_frame([_without(batch.bars, replaced), bars], PRICE_COLUMNS),
+        actions=_frame([_without(batch.actions, replaced), actions], CORPORATE_ACTION_COLUMNS),
+        restated=found.assign(source=found["symbol"].map(sources)),
+        rewritten=frozenset(rewritten),
     )
 
 
@@ -191,6 +289,11 @@ def _count_written(report: CollectionReport, counts: BatchCounts, log: logging.L
         )
 
 
+def _fetch_start(sessions: Sequence[date], last_closed: date, context_days: int) -> date:
+    """The first day to ask for: the first session, or ``context_days`` before the last closed one if earlier."""
+    return min(sessions[0], last_closed - timedelta(days=context_days)) if context_days else sessions[0]
+
+
 def collect_prices(
     engine: Engine,
     instruments: Sequence[Instrument],
@@ -198,6 +301,8 @@ def collect_prices(
     fetch: Fetch,
     *,
     last_closed: date,
+    context_days: int = 0,
+    history: Sequence[date] = (),
     workers: int = DEFAULT_WORKERS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_batch_bars: int = MAX_BATCH_BARS,
@@ -205,15 +310,21 @@ def collect_prices(
 ) -> CollectionReport:
     """Fetch ``sessions`` (sorted, closed) for every instrument, each symbol's whole range at once; write per batch.
 
-    Each batch of at most ``batch_size`` symbols is written in one transaction, so a killed run leaves whole
-    batches; over a long range a batch holds fewer symbols, about ``max_batch_bars`` bars, which bounds the run's
-    memory. The fetch pool runs a batch ahead, so it keeps fetching while a batch is checked and written.
+    Each request also covers the ``context_days`` before ``last_closed``; what the answers say about dates already
+    stored is compared with the record, and a symbol the upstream restated is re-fetched over ``history`` (every
+    session of the full history) and rewritten, in the same batch. Each batch of at most ``batch_size`` symbols is
+    written in one transaction, so a killed run leaves whole batches; over a long range a batch holds fewer
+    symbols, about ``max_batch_bars`` bars, which bounds the run's memory. The fetch pool runs a batch ahead, so
+    it keeps fetching while a batch is checked and written.
     """
     report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
     if not report.sessions or not instruments:
         return report
-    start, end = report.sessions[0], report.sessions[-1]
-    batch_size = max(1, min(batch_size, max_batch_bars // len(report.sessions)))
+    start, end = _fetch_start(report.sessions, last_closed, context_days), report.sessions[-1]
+    answer_days = (last_closed - start).days + 1 if context_days else len(report.sessions)
+    batch_size = max(1, min(batch_size, max_batch_bars // max(answer_days, len(report.sessions))))
+    by_symbol = {instrument.symbol: instrument for instrument in instruments}
+    rewrite = _Rewrite(fetch, by_symbol, sorted(history), last_closed) if history else None
     # Batches are fetched while the previous one is written: at most one write in flight, in order.
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="lumia-write") as writer,
@@ -221,7 +332,8 @@ def collect_prices(
     ):
         writing: Future[BatchCounts] | None = None
         for outcomes in batches:
-            batch = _batch(outcomes, report, last_closed)
+            batch, answers = _batch(outcomes, report, last_closed)
+            batch = _restated(engine, batch, answers, report, rewrite, log)
             if writing is not None:
                 _count_written(report, writing.result(), log)
             writing = writer.submit(write_price_batch, engine, batch)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import dagster as dg
 
+from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import (
     CRYPTO_FEED,
     EQUITY_FEED,
@@ -40,6 +41,12 @@ crypto_prices_job = dg.define_asset_job(
     selection=[crypto_daily_prices],
     tags=_priority(20),
     description="Daily crypto candles for a UTC day or a range of days.",
+)
+adjusted_prices_job = dg.define_asset_job(
+    "adjusted_prices_job",
+    selection=[adjusted_daily_prices],
+    tags=_priority(30),
+    description="Publish the derived adjusted series (re-deriving any symbol whose factors lag its actions).",
 )
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

@@ -8,11 +8,12 @@ have those bars).
 """
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
+from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.prices.assets import PriceFeed
 from lumia_assets.defs.prices.jobs import (
@@ -123,7 +124,7 @@ def plan_repairs(
 )
 def price_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     settings = Settings.from_env()
-    now = datetime.now(UTC)
+    now = clock.utc_now()
     gaps: dict[str, list[date]] = {}
     calendars = {name: recent_dates(feed, settings, now) for name, (feed, _, _) in FEEDS.items()}
     for name, (feed, _, _) in FEEDS.items():
