@@ -56,11 +56,13 @@ def latest_range(feed_name: str, now: datetime) -> tuple[date, date]:
     return min(DEADLINES[feed_name].due_partition(now), last), last
 
 
-def _run(job_name: str, tags: dict[str, str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def _run(
+    job_name: str, tags: dict[str, str], instance: dg.DagsterInstance, run_config: dict[str, Any] | None = None
+) -> dg.ExecuteInProcessResult:
     from lumia_assets.definitions import defs
 
     job = defs().resolve_job_def(job_name)
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    return job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
 
 
 def _summary(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
@@ -171,8 +173,33 @@ def gaps(
     raise typer.Exit(1 if rows else 0)
 
 
+def restate(
+    symbols: str = typer.Option("", help="Comma-separated symbols (default: every one with a split or distribution)."),
+    since: str = typer.Option("", help="Only symbols with an action on or after YYYY-MM-DD."),
+) -> None:
+    """Re-fetch and rewrite the whole history of the equities with a recorded split or distribution (one request
+    each): after upgrading a warehouse written before the as-traded record, or to rebuild chosen symbols."""
+    from lumia_assets.defs.prices.assets import EQUITY_FEED
+    from lumia_assets.defs.resources import warehouse_engine
+    from lumia_assets.warehouse.adjustments import adjusted_symbols
+
+    settings = load_settings()
+    chosen = [s.strip() for s in symbols.split(",") if s.strip()]
+    first = _parse_day(since, "--since") if since else None
+    plan = adjusted_symbols(warehouse_engine(settings.warehouse_url), EQUITY_FEED.asset_classes, first, chosen)
+    console = Console()
+    console.print(f"restating {len(plan)} symbols: {len(plan)} chart requests (one per symbol) over the history "
+                  f"from {settings.prices_start}")  # fmt: skip
+    config = {"ops": {"restate_prices": {"config": {"symbols": chosen, "since": since or None}}}}
+    result = _run("restate_job", {}, get_instance(), run_config=config)
+    ok = _report(console, "restate", result)
+    ok = _publish_adjusted(console, get_instance()) and ok
+    raise typer.Exit(0 if ok else 1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the price commands to the ``lumia`` app."""
     app.command()(collect)
     app.command()(backfill)
     app.command()(gaps)
+    app.command()(restate)

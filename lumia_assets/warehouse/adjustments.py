@@ -19,7 +19,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.adjustments import ACTION_FRAME_COLUMNS, cumulative_factors
 from lumia_assets.warehouse.contracts import conform
-from lumia_assets.warehouse.schema import adjusted_prices, adjustment_factors, corporate_actions, daily_prices
+from lumia_assets.warehouse.schema import (
+    adjusted_prices,
+    adjustment_factors,
+    assets,
+    corporate_actions,
+    daily_prices,
+)
 
 Key = tuple[str, str]
 ADJUSTED_COLUMNS = ("symbol", "asset_class", "date", "open", "high", "low", "close", "volume", "adj_close")
@@ -82,6 +88,27 @@ def refresh_adjustment_factors(conn: Connection, keys: Collection[Key]) -> int:
         return 0
     conn.execute(adjustment_factors.insert(), conform(rows, adjustment_factors).to_dict("records"))
     return len(rows)
+
+
+def adjusted_symbols(
+    engine: Engine, asset_classes: Collection[str], since: date | None = None, symbols: Collection[str] = ()
+) -> list[Key]:
+    """Active instruments of ``asset_classes`` with a recorded split or distribution (dated ``since`` or later),
+    optionally only ``symbols``: what a restate rebuilds."""
+    query = (
+        sa.select(corporate_actions.c.symbol, corporate_actions.c.asset_class)
+        .join(assets, sa.and_(assets.c.symbol == corporate_actions.c.symbol,
+                              assets.c.asset_class == corporate_actions.c.asset_class))
+        .where(assets.c.active.is_(True), corporate_actions.c.asset_class.in_(list(asset_classes)))
+        .distinct()
+        .order_by(corporate_actions.c.asset_class, corporate_actions.c.symbol)
+    )  # fmt: skip
+    if since is not None:
+        query = query.where(corporate_actions.c.date >= since)
+    if symbols:
+        query = query.where(corporate_actions.c.symbol.in_(list(symbols)))
+    with engine.connect() as conn:
+        return [(row.symbol, row.asset_class) for row in conn.execute(query)]
 
 
 def stale_factor_keys(engine: Engine) -> set[Key]:

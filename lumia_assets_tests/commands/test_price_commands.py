@@ -7,14 +7,18 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from lumia_assets.cli import app
 from lumia_assets.commands.prices import latest_range
+from lumia_assets.defs.resources import warehouse_engine
 from lumia_assets.instance import get_instance
 from lumia_assets_tests.defs.checks_helpers import execute
-from lumia_assets_tests.defs.prices_helpers import FAST_BUDGETS, load_universes, settings_for, stored_prices
+from lumia_assets_tests.defs.prices_helpers import FAST_BUDGETS, evening, load_universes, settings_for, stored_prices
+from lumia_assets_tests.sim.market_helpers import plain_symbol
 
 runner = CliRunner()
 START, END = "2024-06-03", "2024-06-07"
@@ -85,3 +89,36 @@ def test_collect_fills_the_latest_closed_date_and_the_one_the_freshness_check_ex
     feed: str, now: datetime, first: str, last: str
 ) -> None:
     assert latest_range(feed, now) == (date.fromisoformat(first), date.fromisoformat(last))
+
+
+@pytest.mark.slow
+def test_restate_rebuilds_a_history_left_in_two_bases_and_records_what_changed(sim, env, monkeypatch) -> None:
+    monkeypatch.setenv("LUMIA_PRICES_START_DATE", "2024-05-01")
+    symbol = plain_symbol(sim)
+    sim.equities.add_split(symbol, date(2024, 6, 10), 2.0)
+    sim.set_clock(evening(date(2024, 6, 14)))
+    assert (
+        runner.invoke(app, ["backfill", "--start", START, "--end", "2024-06-14", "--assets", "equity"]).exit_code == 0
+    )
+    halve = "UPDATE daily_prices SET open = open / 2, high = high / 2, low = low / 2, close = close / 2"
+    execute(env, halve + " WHERE symbol = :s AND date < :d", s=symbol, d=date(2024, 6, 6))  # as 0.1 stored a repair
+    sim.server.log.clear()
+
+    result = runner.invoke(app, ["restate", "--symbols", symbol])
+
+    assert result.exit_code == 0, result.output
+    assert "restating 1 symbols: 1 chart requests" in result.output
+    assert len(sim.requests(host="query2.finance.yahoo.com", path_contains="/v8/finance/chart/")) == 1
+    stored = stored_prices(env, ("stock",)).query("symbol == @symbol").reset_index(drop=True)
+    truth = sim.equities.as_traded_bars(symbol, date(2024, 5, 1), date(2024, 6, 14))
+    assert stored["close"].tolist() == truth["close"].tolist()
+    with warehouse_engine(env).connect() as conn:
+        changed = conn.execute(sa.text("SELECT date, what FROM restatements WHERE what = 'bar.close'")).all()
+    assert sorted(pd.Timestamp(row.date).date() for row in changed) == [date(2024, 6, 3), date(2024, 6, 4),
+                                                                         date(2024, 6, 5)]  # fmt: skip
+
+
+def test_restate_refuses_a_bad_since_date(env) -> None:
+    result = runner.invoke(app, ["restate", "--since", "2024-02-30"])
+    assert result.exit_code == 2
+    assert "'2024-02-30' is not a date" in result.output

@@ -210,6 +210,10 @@ class _Rewrite:
     last_closed: date
 
 
+def _keys(bars: pd.DataFrame) -> frozenset[tuple[str, str]]:
+    return frozenset(zip(bars["symbol"], bars["asset_class"], strict=True))
+
+
 def _without(frame: pd.DataFrame, symbols: set[str]) -> pd.DataFrame:
     return frame[~frame["symbol"].isin(symbols)]
 
@@ -303,6 +307,7 @@ def collect_prices(
     last_closed: date,
     context_days: int = 0,
     history: Sequence[date] = (),
+    replace_actions: bool = False,
     workers: int = DEFAULT_WORKERS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_batch_bars: int = MAX_BATCH_BARS,
@@ -312,10 +317,11 @@ def collect_prices(
 
     Each request also covers the ``context_days`` before ``last_closed``; what the answers say about dates already
     stored is compared with the record, and a symbol the upstream restated is re-fetched over ``history`` (every
-    session of the full history) and rewritten, in the same batch. Each batch of at most ``batch_size`` symbols is
-    written in one transaction, so a killed run leaves whole batches; over a long range a batch holds fewer
-    symbols, about ``max_batch_bars`` bars, which bounds the run's memory. The fetch pool runs a batch ahead, so
-    it keeps fetching while a batch is checked and written.
+    session of the full history) and rewritten, in the same batch. With ``replace_actions`` each answered symbol's
+    stored actions are replaced by the answer's (a rebuild over its whole history). Each batch of at most
+    ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches; over a long range a
+    batch holds fewer symbols, about ``max_batch_bars`` bars, which bounds the run's memory. The fetch pool runs a
+    batch ahead, so it keeps fetching while a batch is checked and written.
     """
     report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
     if not report.sessions or not instruments:
@@ -334,6 +340,8 @@ def collect_prices(
         for outcomes in batches:
             batch, answers = _batch(outcomes, report, last_closed)
             batch = _restated(engine, batch, answers, report, rewrite, log)
+            if replace_actions:
+                batch = replace(batch, rewritten=batch.rewritten | _keys(batch.bars))
             if writing is not None:
                 _count_written(report, writing.result(), log)
             writing = writer.submit(write_price_batch, engine, batch)
