@@ -1,8 +1,9 @@
-"""``lumia report assets|daily|weekly``: inventory, a day's runs, and 7-day trends (``--json`` for machines)."""
+"""``lumia report assets|daily|weekly|restatements``: inventory, a day's runs, 7-day trends, and what the upstreams
+restated (``--json`` for machines)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from lumia_assets.commands.output import engine, print_json, print_table, settin
 from lumia_assets.instance import get_instance
 from lumia_assets.monitoring.reports import COUNTERS, TRENDS, daily_report, plot_weekly, weekly_report
 from lumia_assets.warehouse.reports import INVENTORY_COLUMNS, inventory
+from lumia_assets.warehouse.restatements import RECORDED_COLUMNS, recorded_restatements
 
 report_app = typer.Typer(help="Reports over the warehouse and the Dagster run history.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -63,6 +65,20 @@ def weekly(
         print_table(f"week {report['start']} to {report['end']}", report["days"], ("date", "runs", *TRENDS))
         if plot is not None:
             typer.echo(f"chart written to {plot}")
+
+
+@report_app.command("restatements")
+def restatements_report(
+    days: Annotated[int, typer.Option("--days", min=1, help="How many days back (default: 7).")] = 7,
+    json_output: JsonOption = False,
+) -> None:
+    """What the upstreams restated: each changed bar value or corporate action, with its old and new value."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = recorded_restatements(engine(settings()), since)
+    if json_output:
+        print_json({"since": since.isoformat(), "restatements": rows})
+    else:
+        print_table(f"restatements since {since:%Y-%m-%d %H:%M} UTC", rows, RECORDED_COLUMNS)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ it is recorded in ``restatements`` (old and new value), and the caller re-fetche
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -90,3 +91,21 @@ def record_restatements(conn: Connection, found: pd.DataFrame, detected_at: obje
                    [*RESTATEMENT_COLUMNS, "source", "detected_at"])  # fmt: skip
     conn.execute(restatements.insert(), rows.to_dict("records"))
     return len(rows)
+
+
+RECORDED_COLUMNS = ("detected_at", "symbol", "asset_class", "date", "what", "old_value", "new_value", "source")
+
+
+def recorded_restatements(engine: Engine, since: datetime, limit: int = 1000) -> list[dict[str, object]]:
+    """The restatements detected since ``since``, newest first (``RECORDED_COLUMNS``), at most ``limit``."""
+    query = (
+        sa.select(*(restatements.c[name] for name in RECORDED_COLUMNS))
+        .where(restatements.c.detected_at >= since)
+        .order_by(restatements.c.detected_at.desc(), restatements.c.symbol, restatements.c.date)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            {**row, "detected_at": str(row["detected_at"]), "date": str(row["date"])}
+            for row in conn.execute(query).mappings()
+        ]

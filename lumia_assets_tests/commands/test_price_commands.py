@@ -116,6 +116,10 @@ def test_restate_rebuilds_a_history_left_in_two_bases_and_records_what_changed(s
         changed = conn.execute(sa.text("SELECT date, what FROM restatements WHERE what = 'bar.close'")).all()
     assert sorted(pd.Timestamp(row.date).date() for row in changed) == [date(2024, 6, 3), date(2024, 6, 4),
                                                                          date(2024, 6, 5)]  # fmt: skip
+    report = runner.invoke(app, ["report", "restatements", "--json"])
+    assert report.exit_code == 0
+    rows = json.loads(report.stdout)["restatements"]
+    assert {(row["symbol"], row["what"]) for row in rows} >= {(symbol, "bar.close")}
 
 
 def test_restate_refuses_a_bad_since_date(env) -> None:
