@@ -143,6 +143,7 @@ class Settings:
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 30.0
     coverage_threshold: float = 95.0
+    no_data_alert_pct: float = 5.0
     min_stocks: int = 1000
     min_funds: int = 1000
     min_crypto_pairs: int = 100
@@ -171,6 +172,7 @@ class Settings:
             breaker_failures=_read("LUMIA_BREAKER_FAILURES", _parse_positive_int, 5),
             breaker_cooldown_seconds=_read("LUMIA_BREAKER_COOLDOWN_SECONDS", _parse_positive_float, 30.0),
             coverage_threshold=_read("LUMIA_COVERAGE_THRESHOLD", _parse_percent, 95.0),
+            no_data_alert_pct=_read("LUMIA_NO_DATA_ALERT_PCT", _parse_percent, 5.0),
             min_stocks=_read("LUMIA_MIN_STOCKS", _parse_positive_int, 1000),
             min_funds=_read("LUMIA_MIN_FUNDS", _parse_positive_int, 1000),
             min_crypto_pairs=_read("LUMIA_MIN_CRYPTO_PAIRS", _parse_positive_int, 100),

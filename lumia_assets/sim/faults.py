@@ -35,6 +35,7 @@ class Fault:
     status: int | None = None
     delay: float | None = None
     candles: frozenset[tuple[str, date]] = field(default_factory=frozenset)
+    body: dict[str, object] | None = None  # a "status" fault's JSON body (default: a bare error text)
     hits: int = 0
 
     def matches(self, host: str, path: str) -> bool:
@@ -65,6 +66,7 @@ class FaultPlan:
         status: int | None = None,
         delay: float | None = None,
         candles: Iterable[tuple[str, date]] = (),
+        body: dict[str, object] | None = None,
     ) -> Fault:
         """Add a fault for ``host``; returns it (its ``hits`` count how often it fired)."""
         if kind not in FAULT_KINDS:
@@ -73,7 +75,7 @@ class FaultPlan:
             raise ValueError("a 'status' fault needs status=, e.g. 503")
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability {probability} is not between 0 and 1")
-        fault = Fault(host, kind, probability, times, path_contains, status, delay, frozenset(candles))
+        fault = Fault(host, kind, probability, times, path_contains, status, delay, frozenset(candles), body)
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -27,8 +27,10 @@ STATUS_MESSAGES = {
 }
 
 
-def _status_answer(status: int, headers: Mapping[str, str]) -> SimResponse:
-    """A bare error answer, like an overloaded upstream's edge server gives."""
+def _status_answer(status: int, headers: Mapping[str, str], body: dict[str, object] | None = None) -> SimResponse:
+    """A bare error answer, like an overloaded upstream's edge server gives, or the fault's own JSON body."""
+    if body is not None:
+        return SimResponse.json(body, status)
     return SimResponse.text(STATUS_MESSAGES.get(status, "Simulated failure"), status, headers=headers)
 
 
@@ -67,7 +69,7 @@ class SimServer(ThreadingHTTPServer):
             return _status_answer(verdict.status, verdict.headers)
         fault = self.faults.draw(host, path)
         if fault is not None and fault.kind == "status":
-            return _status_answer(fault.status or 500, verdict.headers)
+            return _status_answer(fault.status or 500, verdict.headers, fault.body)
         if fault is not None and fault.kind == "timeout":
             time.sleep(fault.delay if fault.delay is not None else DEFAULT_TIMEOUT_DELAY)
         try:

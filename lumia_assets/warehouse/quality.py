@@ -205,7 +205,8 @@ def price_coverage(
     ``threshold`` (a date expecting nothing is fully covered). The sample lists the worst dates, worst first,
     with up to ``sample_size`` missing symbols in all as examples (from the oldest of those dates on)."""
     gaps = partition_gaps(engine, asset_classes, dates)
-    gaps["coverage"] = (gaps["present"] / gaps["expected"].where(gaps["expected"] > 0)).fillna(1.0).astype(float)
+    # nothing expected is no coverage, never 100%
+    gaps["coverage"] = (gaps["present"] / gaps["expected"].where(gaps["expected"] > 0)).fillna(0.0).astype(float)
     below = gaps[gaps["coverage"] < threshold]
     worst = below.sort_values(["coverage", "date"]).head(sample_size)
     examples = missing_cells(engine, asset_classes, list(worst["date"]), limit=sample_size)

@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -226,6 +226,17 @@ def active_symbols(engine: Engine, asset_classes: Sequence[str]) -> pd.DataFrame
     )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=list(ACTIVE_SYMBOL_COLUMNS))
+
+
+def recently_priced(engine: Engine, asset_classes: Sequence[str], first: date, last: date) -> set[tuple[str, str]]:
+    """The (symbol, asset_class) keys of ``asset_classes`` with a stored bar from ``first`` to ``last``."""
+    query = (
+        sa.select(daily_prices.c.symbol, daily_prices.c.asset_class)
+        .where(daily_prices.c.asset_class.in_(list(asset_classes)), daily_prices.c.date.between(first, last))
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return {(row.symbol, row.asset_class) for row in conn.execute(query)}
 
 
 def count_prices(engine: Engine, asset_classes: Sequence[str]) -> int:

@@ -6,7 +6,7 @@ whole range in one go (``BackfillPolicy.single_run``), so a one-year backfill co
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -32,12 +32,13 @@ from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, st
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.gaps import missing_cells
-from lumia_assets.warehouse.store import active_symbols, count_prices
+from lumia_assets.warehouse.store import active_symbols, count_prices, recently_priced
 
 GROUP = "prices"
 OWNERS = ["team:market-data"]
 TABLE = "daily_prices"
 RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+RECENTLY = timedelta(days=14)  # a symbol with a bar this recently is expected to have one again
 # Stocks and ETFs are fetched before funds within an equity run.
 CLASS_ORDER = {"stock": 0, "etf": 0, "mutual_fund": 1, "crypto": 2}
 
@@ -137,6 +138,8 @@ def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, c
         "symbols_covered": len(report.covered),
         "coverage_pct": round(100 * report.coverage, 2),
         "symbols_no_data": len(report.no_data),
+        "recently_priced_no_data_pct": round(100 * report.suspect_share, 2),
+        "outage": report.outage,
         "no_data_sample": sample(f"{s} ({kind})" for s, kind in report.no_data.items()),
         "symbols_failed": len(report.failed),
         "failed_sample": sample(f"{s}: {error}" for s, error in report.failed.items()),
@@ -181,10 +184,20 @@ def materialize_prices(
         last_closed=last_closed,
         context_days=settings.restatement_lookback_days if feed.compares_history else 0,
         history=calendar_dates(feed.calendar, settings.prices_start, last_closed) if feed.compares_history else (),
+        watched=recently_priced(engine, feed.asset_classes, sessions[0] - RECENTLY, sessions[0] - timedelta(days=1)),
+        max_suspect_share=settings.no_data_alert_pct / 100,
         batch_size=config.batch_size,
         log=context.log,
     )
     metadata = report_metadata(report, engine, feed, client)
+    if report.outage:
+        raise dg.Failure(
+            description=f"{report.suspect_share:.1%} of the {report.watched} symbols priced in the last "
+            f"{RECENTLY.days} days answered no data (more than LUMIA_NO_DATA_ALERT_PCT): an upstream outage, not "
+            f"facts. No symbol's status changed; the cells stay gaps for gap recovery: {metadata['failed_sample']}",
+            metadata=metadata,
+            allow_retries=False,  # the gap sensor repairs the day once the upstream is back; a retry now would not
+        )
     if report.success_rate < config.min_success_rate:
         raise dg.Failure(
             description=f"{len(report.failed)} of {report.expected} symbols failed (success "

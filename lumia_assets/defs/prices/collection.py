@@ -8,7 +8,7 @@ data for, never fails the others: it is recorded and left as a gap for gap recov
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -27,6 +27,7 @@ from lumia_assets.warehouse.store import (
     STATUS_COLUMNS,
     BatchCounts,
     PriceBatch,
+    record_symbol_status,
     write_price_batch,
 )
 
@@ -46,6 +47,7 @@ class Instrument:
 
 
 Fetch = Callable[[Instrument, date, date], SymbolHistory]
+Key = tuple[str, str]
 
 
 @dataclass
@@ -64,6 +66,9 @@ class CollectionReport:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     restated: list[pd.DataFrame] = field(default_factory=list)  # what the upstream changed (RESTATEMENT_COLUMNS)
     refetches: int = 0  # whole-history requests made to rewrite restated symbols
+    watched: int = 0  # expected symbols with bars recently: their "no data" answers are suspect
+    suspect: dict[str, dict[str, object]] = field(default_factory=dict)  # symbol -> its held-back status row
+    outage: bool = False  # the suspect answers were too many to be facts
     batches: int = 0
 
     @property
@@ -76,8 +81,13 @@ class CollectionReport:
 
     @property
     def coverage(self) -> float:
-        """Share of expected symbols with at least one bar written."""
-        return len(self.covered) / self.expected if self.expected else 1.0
+        """Share of expected symbols with at least one bar written; nothing expected is no coverage."""
+        return len(self.covered) / self.expected if self.expected else 0.0
+
+    @property
+    def suspect_share(self) -> float:
+        """Share of the recently priced symbols that answered "no data" or "unknown"."""
+        return len(self.suspect) / self.watched if self.watched else 0.0
 
     @property
     def success_rate(self) -> float:
@@ -162,7 +172,40 @@ def _in_range(outcome: _Outcome, sessions: Sequence[date]) -> _Outcome:
     return _Outcome(outcome.instrument, no_data=no_data)
 
 
-def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date) -> tuple[PriceBatch, _Answers]:
+def _statuses(
+    outcomes: Sequence[_Outcome], report: CollectionReport, watched: Collection[Key], checked_at: datetime
+) -> pd.DataFrame:
+    """The status rows to write now; a recently priced symbol's "no data" is held back in ``report.suspect``."""
+    rows = []
+    for outcome in outcomes:
+        row = _status_row(outcome, checked_at)
+        if outcome.no_data is not None and (row["symbol"], row["asset_class"]) in watched:
+            report.suspect[str(row["symbol"])] = row
+        else:
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
+
+
+def _settle_suspects(engine: Engine, report: CollectionReport, max_share: float, log: logging.Logger | None) -> None:
+    """An outage is not the truth: when more than ``max_share`` of the recently priced symbols answered "no
+    data", those answers are failures (gaps, no status changes); otherwise they are facts, recorded now."""
+    if not report.suspect:
+        return
+    if report.suspect_share > max_share:
+        report.outage = True
+        for symbol, row in report.suspect.items():
+            report.no_data.pop(symbol, None)
+            report.failed[symbol] = f"outage: answered {row['status']} although it had bars recently"
+        if log:
+            log.error(f"{report.suspect_share:.1%} of the {report.watched} recently priced symbols answered no data "
+                      f"(more than {max_share:.0%}): an upstream outage, not facts; no status changed")  # fmt: skip
+        return
+    record_symbol_status(engine, pd.DataFrame(list(report.suspect.values()), columns=list(STATUS_COLUMNS)))
+
+
+def _batch(
+    outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date, watched: Collection[Key] = ()
+) -> tuple[PriceBatch, _Answers]:
     """Apply the bar and action rules to a batch of outcomes and record them in ``report``."""
     outcomes = [_in_range(outcome, report.sessions) for outcome in outcomes]
     checked_at = datetime.now(UTC)
@@ -187,7 +230,7 @@ def _batch(outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: 
     batch = PriceBatch(
         bars=bars,
         actions=actions,
-        statuses=pd.DataFrame([_status_row(o, checked_at) for o in outcomes], columns=list(STATUS_COLUMNS)),
+        statuses=_statuses(outcomes, report, watched, checked_at),
         identities=pd.DataFrame(identities, columns=list(IDENTITY_COLUMNS)),
     )
     return batch, answers
@@ -308,6 +351,8 @@ def collect_prices(
     context_days: int = 0,
     history: Sequence[date] = (),
     replace_actions: bool = False,
+    watched: Collection[Key] = (),
+    max_suspect_share: float = 1.0,
     workers: int = DEFAULT_WORKERS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_batch_bars: int = MAX_BATCH_BARS,
@@ -321,11 +366,14 @@ def collect_prices(
     stored actions are replaced by the answer's (a rebuild over its whole history). Each batch of at most
     ``batch_size`` symbols is written in one transaction, so a killed run leaves whole batches; over a long range a
     batch holds fewer symbols, about ``max_batch_bars`` bars, which bounds the run's memory. The fetch pool runs a
-    batch ahead, so it keeps fetching while a batch is checked and written.
+    batch ahead, so it keeps fetching while a batch is checked and written. "No data" answers of ``watched``
+    symbols (priced recently) count as facts only while they are at most ``max_suspect_share`` of them.
     """
     report = CollectionReport(sessions=sorted(sessions), expected=len(instruments))
     if not report.sessions or not instruments:
         return report
+    watched = set(watched) & {(instrument.symbol, instrument.asset_class) for instrument in instruments}
+    report.watched = len(watched)
     start, end = _fetch_start(report.sessions, last_closed, context_days), report.sessions[-1]
     answer_days = (last_closed - start).days + 1 if context_days else len(report.sessions)
     batch_size = max(1, min(batch_size, max_batch_bars // max(answer_days, len(report.sessions))))
@@ -338,7 +386,7 @@ def collect_prices(
     ):
         writing: Future[BatchCounts] | None = None
         for outcomes in batches:
-            batch, answers = _batch(outcomes, report, last_closed)
+            batch, answers = _batch(outcomes, report, last_closed, watched)
             batch = _restated(engine, batch, answers, report, rewrite, log)
             if replace_actions:
                 batch = replace(batch, rewritten=batch.rewritten | _keys(batch.bars))
@@ -347,4 +395,5 @@ def collect_prices(
             writing = writer.submit(write_price_batch, engine, batch)
         if writing is not None:
             _count_written(report, writing.result(), log)
+    _settle_suspects(engine, report, max_suspect_share, log)
     return report
