@@ -35,6 +35,8 @@ assets = sa.Table(
     _timestamp("last_seen"),
     sa.Column("listed_on", sa.Date),
     sa.Column("source", sa.String(32), nullable=False),
+    # directory runs in a row without this active instrument; it is deactivated after LUMIA_DELIST_AFTER_RUNS
+    sa.Column("absent_runs", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint(_ASSET_CLASS_CHECK, name="asset_class"),
 )
 

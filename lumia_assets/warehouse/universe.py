@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -17,12 +17,12 @@ from lumia_assets.frames import (
     UNIVERSE_COLUMNS,
 )
 from lumia_assets.warehouse.contracts import FrameContractError, conform
-from lumia_assets.warehouse.schema import DETAIL_TABLES, assets, universe_snapshots
+from lumia_assets.warehouse.schema import DETAIL_TABLES, assets, mutual_fund, universe_snapshots
 from lumia_assets.warehouse.store import Updates, upsert
 
 UNIVERSES = ("stock_universe", "fund_universe", "crypto_universe")
 DETAIL_COLUMNS = {"etf": ETF_DETAIL_COLUMNS, "mutual_fund": MUTUAL_FUND_DETAIL_COLUMNS, "crypto": CRYPTO_DETAIL_COLUMNS}
-ASSET_ROW_COLUMNS = (*UNIVERSE_COLUMNS, "active", "first_seen", "last_seen")
+ASSET_ROW_COLUMNS = (*UNIVERSE_COLUMNS, "active", "first_seen", "last_seen", "absent_runs")
 Key = tuple[str, str]
 
 
@@ -38,6 +38,8 @@ class UniverseChanges:
     removed: list[str]
     reactivated: list[str]
     active_count: int
+    absent: list[str] = field(default_factory=list)  # missing from this snapshot, still active (not yet N runs)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new): same fund share class, new ticker
 
 
 def _check_snapshot(frame: pd.DataFrame, universe_name: str, asset_classes: Sequence[str]) -> None:
@@ -75,7 +77,7 @@ def _current(conn: Connection, asset_classes: Sequence[str]) -> tuple[set[Key], 
 def _guard_shrink(universe_name: str, active: set[Key], removed: set[Key], max_removed_fraction: float) -> None:
     if active and len(removed) > max_removed_fraction * len(active):
         raise UniverseShrinkError(
-            f"{universe_name}: the new snapshot would deactivate {len(removed)} of {len(active)} active instruments "
+            f"{universe_name}: the new snapshot lacks {len(removed)} of {len(active)} active instruments "
             f"(more than {max_removed_fraction:.0%}); refusing, the previous universe is left untouched. "
             "A short or partial download is the usual cause; re-run when the upstream is healthy."
         )
@@ -92,7 +94,9 @@ def _known_values_kept(table: sa.Table, columns: Collection[str]) -> Updates:
 def _write_instruments(conn: Connection, frame: pd.DataFrame, seen_at: datetime) -> None:
     """Upsert the snapshot's ``assets`` rows (active, first_seen kept) and their class detail rows; a field the
     snapshot leaves empty keeps its stored value."""
-    rows = frame.loc[:, list(UNIVERSE_COLUMNS)].assign(active=True, first_seen=seen_at, last_seen=seen_at)
+    rows = frame.loc[:, list(UNIVERSE_COLUMNS)].assign(
+        active=True, first_seen=seen_at, last_seen=seen_at, absent_runs=0
+    )
     described = [c for c in UNIVERSE_COLUMNS if c not in ("symbol", "asset_class", "source")]
     upsert(
         conn,
@@ -110,6 +114,38 @@ def _write_instruments(conn: Connection, frame: pd.DataFrame, seen_at: datetime)
                 conform(detail.loc[:, list(columns)], table, columns),
                 updates=_known_values_kept(table, [c for c in columns if c != "symbol"]),
             )
+
+
+def _count_absences(conn: Connection, keys: set[Key]) -> dict[Key, int]:
+    """One more run without ``keys``; returns how many runs in a row each has now been missing."""
+    if not keys:
+        return {}
+    conn.execute(
+        assets.update()
+        .where(assets.c.symbol == sa.bindparam("b_symbol"), assets.c.asset_class == sa.bindparam("b_class"))
+        .values(absent_runs=assets.c.absent_runs + 1),
+        [{"b_symbol": symbol, "b_class": asset_class} for symbol, asset_class in sorted(keys)],
+    )
+    rows = conn.execute(
+        sa.select(assets.c.symbol, assets.c.asset_class, assets.c.absent_runs).where(
+            assets.c.symbol.in_([s for s, _ in keys]), assets.c.asset_class.in_([c for _, c in keys])
+        )
+    ).all()
+    return {(r.symbol, r.asset_class): r.absent_runs for r in rows if (r.symbol, r.asset_class) in keys}
+
+
+def _renames(conn: Connection, added: set[Key], gone: set[Key]) -> list[tuple[str, str]]:
+    """(old, new) pairs of fund tickers: a new symbol with the SEC share class of one that left."""
+    if not added or not gone:
+        return []
+    rows = conn.execute(
+        sa.select(mutual_fund.c.symbol, mutual_fund.c.class_id).where(
+            mutual_fund.c.symbol.in_([s for s, _ in added | gone]), mutual_fund.c.class_id.is_not(None)
+        )
+    ).all()
+    class_of = {r.symbol: r.class_id for r in rows}
+    old_by_class = {class_of[s]: s for s, _ in gone if s in class_of}
+    return sorted((old_by_class[class_of[s]], s) for s, _ in added if class_of.get(s) in old_by_class)
 
 
 def _deactivate(conn: Connection, keys: set[Key]) -> None:
@@ -131,12 +167,16 @@ def sync_universe(
     seen_at: datetime,
     max_removed_fraction: float = 0.2,
     keep: Collection[str] = (),
+    absent_runs_to_remove: int = 1,
 ) -> UniverseChanges:
     """Make the active instruments of ``asset_classes`` equal to ``frame``, and snapshot the counts, in one transaction.
 
     ``frame`` has ``UNIVERSE_COLUMNS`` plus the detail columns of its classes. Symbols in ``keep`` are never
-    deactivated (their source could not be asked this time). Raises :class:`UniverseShrinkError`, changing
-    nothing, when ``frame`` is empty or would deactivate more than ``max_removed_fraction`` of the active rows.
+    deactivated (their source could not be asked this time). An active instrument missing from the snapshot is
+    deactivated only once it has been missing from ``absent_runs_to_remove`` snapshots in a row: one bad day never
+    delists anything. A new fund ticker with the SEC share class of one leaving is reported as a rename. Raises
+    :class:`UniverseShrinkError`, changing nothing, when ``frame`` is empty or lacks more than
+    ``max_removed_fraction`` of the active rows.
     """
     if frame.empty:
         raise UniverseShrinkError(f"{universe_name}: the snapshot is empty; refusing to deactivate the whole universe")
@@ -147,11 +187,14 @@ def sync_universe(
     snapshot = set(zip(frame["symbol"], frame["asset_class"], strict=True))
     with engine.begin() as conn:
         active, inactive = _current(conn, asset_classes)
-        removed = {key for key in active - snapshot if key[0] not in keep}
-        _guard_shrink(universe_name, active, removed, max_removed_fraction)
+        missing = {key for key in active - snapshot if key[0] not in keep}
+        _guard_shrink(universe_name, active, missing, max_removed_fraction)
         added = snapshot - active - inactive
         reactivated = snapshot & inactive
         _write_instruments(conn, frame, seen_at)
+        absences = _count_absences(conn, missing)
+        removed = {key for key, runs in absences.items() if runs >= absent_runs_to_remove}
+        renamed = _renames(conn, added, missing)
         _deactivate(conn, removed)
         active_count = len((active - removed) | snapshot)
         conn.execute(
@@ -169,4 +212,6 @@ def sync_universe(
         removed=sorted(s for s, _ in removed),
         reactivated=sorted(s for s, _ in reactivated),
         active_count=active_count,
+        absent=sorted(s for s, _ in missing - removed),
+        renamed=renamed,
     )

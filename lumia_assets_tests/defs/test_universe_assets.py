@@ -88,12 +88,20 @@ def test_materializing_twice_leaves_identical_contents(sim, warehouse_url) -> No
     assert _metadata(second_run, stock_universe)["added"] == 0
 
 
-def test_a_delisted_symbol_is_removed_and_a_returning_one_reactivated(sim, warehouse_url) -> None:
+def test_a_delisted_symbol_is_removed_after_n_runs_and_a_returning_one_reactivated(
+    sim, warehouse_url, monkeypatch
+) -> None:
+    monkeypatch.setenv("LUMIA_DELIST_AFTER_RUNS", "2")
     settings = _settings(sim, warehouse_url)
     _materialize(stock_universe, settings)
     victim = sorted(_listed(sim, "stock"))[0]
 
     sim.equities.delist(victim, date.today())
+    kept_run = _materialize(stock_universe, settings)
+    assert (_metadata(kept_run, stock_universe)["removed"], _metadata(kept_run, stock_universe)["absent_kept"]) == (
+        0,
+        1,
+    )
     removed_run = _materialize(stock_universe, settings)
     assert _metadata(removed_run, stock_universe)["removed"] == 1
     assert _metadata(removed_run, stock_universe)["removed_sample"] == victim

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -95,7 +96,7 @@ def test_other_asset_classes_are_not_touched(warehouse_url: str) -> None:
 
 @pytest.mark.parametrize(
     ("short_listing", "message"),
-    [(listings(*TICKERS[:15], "NEW"), "deactivate 5 of 20"), (listings(), "snapshot is empty")],
+    [(listings(*TICKERS[:15], "NEW"), "lacks 5 of 20"), (listings(), "snapshot is empty")],
     ids=["a quarter gone", "empty"],
 )
 def test_a_snapshot_that_would_gut_the_universe_is_refused_and_changes_nothing(
@@ -146,3 +147,28 @@ def test_a_naive_seen_at_is_rejected(warehouse_url: str) -> None:
     engine = connect_warehouse(warehouse_url)
     with pytest.raises(ValueError, match="must be tz-aware"):
         sync_universe(engine, "stock_universe", ("stock",), listings("AAPL"), seen_at=datetime(2016, 2, 18))
+
+
+def test_one_bad_day_never_delists_and_n_runs_in_a_row_do(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    sync = partial(sync_universe, engine, "stock_universe", ("stock",), seen_at=DAY_ONE, absent_runs_to_remove=3)
+    sync(listings(*TICKERS))
+    first, second = sync(listings(*TICKERS[1:])), sync(listings(*TICKERS[1:]))
+    back = sync(listings(*TICKERS))  # it came back: the count starts again
+    misses = [sync(listings(*TICKERS[1:])) for _ in range(3)]
+
+    assert (first.absent, first.removed, second.absent, second.removed) == (["T00"], [], ["T00"], [])
+    assert (back.reactivated, back.absent) == ([], [])
+    assert [(m.absent, m.removed) for m in misses] == [(["T00"], []), (["T00"], []), ([], ["T00"])]
+    assert "T00" not in _active(engine)
+
+
+def test_a_fund_that_changes_ticker_is_reported_as_a_rename(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    funds = [f"F{i:02d}X" for i in range(10)]
+    classes = [f"C{i:06d}" for i in range(10)]
+    sync_universe(engine, "fund_universe", ("mutual_fund",), _funds(*funds).assign(class_id=classes), seen_at=DAY_ONE)
+    renamed = _funds(*funds[1:], "NEWX").assign(class_id=[*classes[1:], classes[0]])
+    changes = sync_universe(engine, "fund_universe", ("mutual_fund",), renamed, seen_at=DAY_ONE)
+    assert changes.renamed == [("F00X", "NEWX")]
+    assert changes.added == ["NEWX"]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
+from lumia_assets.settings import Settings
 from lumia_assets.sources.directories import fetch_fund_directory, fetch_stock_directory
 from lumia_assets.sources.errors import MalformedResponseError, PermanentUpstreamError
 from lumia_assets.sources.exchanges import UnknownExchangeError
@@ -55,6 +56,10 @@ def _changes_metadata(changes: UniverseChanges, frame: pd.DataFrame) -> dict[str
         "added_sample": sample(changes.added),
         "removed_sample": sample(changes.removed),
         "reactivated_sample": sample(changes.reactivated),
+        "absent_kept": len(changes.absent),
+        "absent_kept_sample": sample(changes.absent),
+        "renamed": len(changes.renamed),
+        "renamed_sample": sample(f"{old} -> {new}" for old, new in changes.renamed),
         **{f"listed_{asset_class}": int(count) for asset_class, count in sorted(by_class.items())},
     }
 
@@ -71,10 +76,12 @@ def _sync(
         asset_classes,
         frame,
         seen_at=datetime.now(UTC),
+        absent_runs_to_remove=Settings.from_env().delist_after_runs,
     )
     context.log.info(
         f"{changes.active_count} active; +{len(changes.added)} added, -{len(changes.removed)} removed, "
-        f"{len(changes.reactivated)} reactivated"
+        f"{len(changes.reactivated)} reactivated, {len(changes.renamed)} renamed, {len(changes.absent)} missing "
+        "but kept until they are missing from LUMIA_DELIST_AFTER_RUNS runs in a row"
     )
     return changes
 
