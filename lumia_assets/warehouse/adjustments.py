@@ -111,21 +111,20 @@ def adjusted_symbols(
         return [(row.symbol, row.asset_class) for row in conn.execute(query)]
 
 
+def _per_symbol(table: sa.Table, aggregate: sa.ColumnElement, name: str) -> sa.Subquery:
+    """``aggregate`` of ``table`` per (symbol, asset_class), labelled ``name``."""
+    return (
+        sa.select(table.c.symbol, table.c.asset_class, aggregate.label(name))
+        .group_by(table.c.symbol, table.c.asset_class)
+        .subquery(f"{name}_per_symbol")
+    )
+
+
 def stale_factor_keys(engine: Engine) -> set[Key]:
     """Symbols whose factors are missing or older than their newest stored action (e.g. a warehouse migrated from
     a version without factors)."""
-    newest_action = (
-        sa.select(corporate_actions.c.symbol, corporate_actions.c.asset_class,
-                  sa.func.max(corporate_actions.c.fetched_at).label("fetched_at"))
-        .group_by(corporate_actions.c.symbol, corporate_actions.c.asset_class)
-        .subquery("newest_action")
-    )  # fmt: skip
-    computed = (
-        sa.select(adjustment_factors.c.symbol, adjustment_factors.c.asset_class,
-                  sa.func.min(adjustment_factors.c.computed_at).label("computed_at"))
-        .group_by(adjustment_factors.c.symbol, adjustment_factors.c.asset_class)
-        .subquery("computed")
-    )  # fmt: skip
+    newest_action = _per_symbol(corporate_actions, sa.func.max(corporate_actions.c.fetched_at), "fetched_at")
+    computed = _per_symbol(adjustment_factors, sa.func.min(adjustment_factors.c.computed_at), "computed_at")
     query = (
         sa.select(newest_action.c.symbol, newest_action.c.asset_class)
         .outerjoin(computed, sa.and_(computed.c.symbol == newest_action.c.symbol,
