@@ -138,6 +138,7 @@ class Settings:
     gap_max_attempts: int = 3
     restatement_lookback_days: int = 92
     delist_after_runs: int = 3
+    delist_after_no_data_sessions: int = 10
     rate_limits: str = ""
     max_retries: int = 4
     retry_max_seconds: float = 120.0
@@ -168,6 +169,7 @@ class Settings:
             gap_max_attempts=_read("LUMIA_GAP_MAX_ATTEMPTS", _parse_positive_int, 3),
             restatement_lookback_days=_read("LUMIA_RESTATEMENT_LOOKBACK_DAYS", _parse_positive_int, 92),
             delist_after_runs=_read("LUMIA_DELIST_AFTER_RUNS", _parse_positive_int, 3),
+            delist_after_no_data_sessions=_read("LUMIA_DELIST_AFTER_NO_DATA_SESSIONS", _parse_positive_int, 10),
             rate_limits=_read("LUMIA_RATE_LIMITS", _parse_rate_limits, ""),
             max_retries=_read("LUMIA_MAX_RETRIES", _parse_positive_int, 4),
             retry_max_seconds=_read("LUMIA_RETRY_MAX_SECONDS", _parse_positive_float, 120.0),

@@ -144,6 +144,7 @@ symbol_status = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("detail", sa.Text),
     sa.Column("consecutive_no_data", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("no_data_since", sa.Date),  # the day of the first "no data" answer of the current streak
     _timestamp("checked_at"),
     sa.CheckConstraint("status IN ('ok', 'no_data', 'delisted', 'unknown_symbol', 'error')", name="status"),
 )

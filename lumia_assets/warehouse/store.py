@@ -107,19 +107,29 @@ def upsert_corporate_actions(bind: Engine | Connection, frame: pd.DataFrame) -> 
 
 
 def _no_data_streak(incoming: sa.ColumnCollection) -> Mapping[str, sa.ColumnElement]:
-    """``no_data`` extends the streak, ``ok`` ends it, anything else (an error) leaves it as it was."""
-    streak = symbol_status.c.consecutive_no_data
+    """``no_data`` extends the streak (and keeps the day it began), ``ok`` ends it, anything else (an error)
+    leaves it as it was."""
+    streak, since = symbol_status.c.consecutive_no_data, symbol_status.c.no_data_since
     return {
         "consecutive_no_data": sa.case(
             (incoming.status == "no_data", streak + 1), (incoming.status == "ok", 0), else_=streak
-        )
+        ),
+        "no_data_since": sa.case(
+            (incoming.status == "no_data", sa.func.coalesce(since, incoming.no_data_since)),
+            (incoming.status == "ok", None),
+            else_=since,
+        ),
     }
 
 
 def record_symbol_status(bind: Engine | Connection, frame: pd.DataFrame) -> int:
-    """Upsert each symbol's latest fetch outcome (``STATUS_COLUMNS``), counting ``no_data`` answers in a row."""
+    """Upsert each symbol's latest fetch outcome (``STATUS_COLUMNS``), counting ``no_data`` answers in a row and
+    keeping the day the streak began."""
     rows = conform(frame, symbol_status, STATUS_COLUMNS)
-    rows["consecutive_no_data"] = (rows["status"] == "no_data").astype(int)
+    no_data = rows["status"] == "no_data"
+    rows["consecutive_no_data"] = no_data.astype(int)
+    days = [pd.Timestamp(at).date() for at in rows["checked_at"]]
+    rows["no_data_since"] = [day if flag else None for day, flag in zip(days, no_data, strict=True)]
     with transaction(bind) as conn:
         return upsert(conn, symbol_status, rows, updates=_no_data_streak)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from lumia_assets.frames import (
     UNIVERSE_COLUMNS,
 )
 from lumia_assets.warehouse.contracts import FrameContractError, conform
-from lumia_assets.warehouse.schema import DETAIL_TABLES, assets, mutual_fund, universe_snapshots
+from lumia_assets.warehouse.schema import DETAIL_TABLES, assets, mutual_fund, symbol_status, universe_snapshots
 from lumia_assets.warehouse.store import Updates, upsert
 
 UNIVERSES = ("stock_universe", "fund_universe", "crypto_universe")
@@ -40,6 +40,7 @@ class UniverseChanges:
     active_count: int
     absent: list[str] = field(default_factory=list)  # missing from this snapshot, still active (not yet N runs)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new): same fund share class, new ticker
+    retired: list[str] = field(default_factory=list)  # still listed, but "no data" upstream for too long
 
 
 def _check_snapshot(frame: pd.DataFrame, universe_name: str, asset_classes: Sequence[str]) -> None:
@@ -148,6 +149,20 @@ def _renames(conn: Connection, added: set[Key], gone: set[Key]) -> list[tuple[st
     return sorted((old_by_class[class_of[s]], s) for s, _ in added if class_of.get(s) in old_by_class)
 
 
+def _no_data_for_long(conn: Connection, keys: set[Key], before: date | None) -> set[Key]:
+    """The ``keys`` whose every answer since a day on or before ``before`` was a genuine "no data"."""
+    if before is None or not keys:
+        return set()
+    rows = conn.execute(
+        sa.select(symbol_status.c.symbol, symbol_status.c.asset_class).where(
+            symbol_status.c.status == "no_data",
+            symbol_status.c.no_data_since <= before,
+            symbol_status.c.asset_class.in_({c for _, c in keys}),
+        )
+    ).all()
+    return {(r.symbol, r.asset_class) for r in rows} & keys
+
+
 def _deactivate(conn: Connection, keys: set[Key]) -> None:
     if keys:
         conn.execute(
@@ -168,13 +183,16 @@ def sync_universe(
     max_removed_fraction: float = 0.2,
     keep: Collection[str] = (),
     absent_runs_to_remove: int = 1,
+    no_data_before: date | None = None,
 ) -> UniverseChanges:
     """Make the active instruments of ``asset_classes`` equal to ``frame``, and snapshot the counts, in one transaction.
 
     ``frame`` has ``UNIVERSE_COLUMNS`` plus the detail columns of its classes. Symbols in ``keep`` are never
     deactivated (their source could not be asked this time). An active instrument missing from the snapshot is
     deactivated only once it has been missing from ``absent_runs_to_remove`` snapshots in a row: one bad day never
-    delists anything. A new fund ticker with the SEC share class of one leaving is reported as a rename. Raises
+    delists anything. A listed instrument whose answers have all been "no data" since ``no_data_before`` or
+    earlier is retired (inactive). A new fund ticker with the SEC share class of one leaving is reported as a
+    rename. Raises
     :class:`UniverseShrinkError`, changing nothing, when ``frame`` is empty or lacks more than
     ``max_removed_fraction`` of the active rows.
     """
@@ -190,20 +208,21 @@ def sync_universe(
         missing = {key for key in active - snapshot if key[0] not in keep}
         _guard_shrink(universe_name, active, missing, max_removed_fraction)
         added = snapshot - active - inactive
-        reactivated = snapshot & inactive
+        retired = _no_data_for_long(conn, snapshot - added, no_data_before)
+        reactivated = (snapshot & inactive) - retired
         _write_instruments(conn, frame, seen_at)
         absences = _count_absences(conn, missing)
         removed = {key for key, runs in absences.items() if runs >= absent_runs_to_remove}
         renamed = _renames(conn, added, missing)
-        _deactivate(conn, removed)
-        active_count = len((active - removed) | snapshot)
+        _deactivate(conn, removed | retired)
+        active_count = len(((active - removed) | snapshot) - retired)
         conn.execute(
             universe_snapshots.insert().values(
                 universe=universe_name,
                 taken_at=seen_at,
                 active_count=active_count,
                 added=len(added),
-                removed=len(removed),
+                removed=len(removed | (retired & active)),
                 reactivated=len(reactivated),
             )
         )
@@ -214,4 +233,5 @@ def sync_universe(
         active_count=active_count,
         absent=sorted(s for s, _ in missing - removed),
         renamed=renamed,
+        retired=sorted(s for s, _ in retired & active),
     )

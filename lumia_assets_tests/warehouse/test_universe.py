@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 from lumia_assets.warehouse.contracts import FrameContractError
 from lumia_assets.warehouse.engine import connect_warehouse
+from lumia_assets.warehouse.store import record_symbol_status
 from lumia_assets.warehouse.universe import UniverseShrinkError, sync_universe
-from lumia_assets_tests.warehouse.frames import listings
+from lumia_assets_tests.warehouse.frames import listings, statuses
 
 DAY_ONE = datetime(2016, 2, 18, 22, 0, tzinfo=UTC)
 TICKERS = [f"T{i:02d}" for i in range(20)]
@@ -172,3 +173,19 @@ def test_a_fund_that_changes_ticker_is_reported_as_a_rename(warehouse_url: str) 
     changes = sync_universe(engine, "fund_universe", ("mutual_fund",), renamed, seen_at=DAY_ONE)
     assert changes.renamed == [("F00X", "NEWX")]
     assert changes.added == ["NEWX"]
+
+
+def test_a_listed_symbol_answering_no_data_for_long_is_retired_and_one_bad_answer_never(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    sync_universe(engine, "stock_universe", ("stock",), listings(*TICKERS), seen_at=DAY_ONE)
+    record_symbol_status(engine, statuses("no_data", "T00", "T01", checked_at=DAY_ONE))
+    record_symbol_status(engine, statuses("no_data", "T00", checked_at=DAY_ONE + timedelta(days=20)))
+    record_symbol_status(engine, statuses("ok", "T01", checked_at=DAY_ONE + timedelta(days=20)))
+    sync = partial(sync_universe, engine, "stock_universe", ("stock",), listings(*TICKERS), seen_at=DAY_ONE)
+
+    early = sync(no_data_before=DAY_ONE.date() - timedelta(days=1))
+    late = sync(no_data_before=DAY_ONE.date() + timedelta(days=14))
+    again = sync(no_data_before=DAY_ONE.date() + timedelta(days=14))
+
+    assert (early.retired, late.retired, again.retired, again.reactivated) == ([], ["T00"], [], [])
+    assert _active(engine) == set(TICKERS) - {"T00"}

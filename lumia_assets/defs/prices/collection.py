@@ -12,12 +12,13 @@ from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from lumia_assets import clock
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_actions, clean_daily_bars
 from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
@@ -208,7 +209,7 @@ def _batch(
 ) -> tuple[PriceBatch, _Answers]:
     """Apply the bar and action rules to a batch of outcomes and record them in ``report``."""
     outcomes = [_in_range(outcome, report.sessions) for outcome in outcomes]
-    checked_at = datetime.now(UTC)
+    checked_at = clock.utc_now()
     histories: list[SymbolHistory] = []
     identities = []
     for outcome in outcomes:

@@ -2,12 +2,14 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from lumia_assets import clock
+from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.settings import Settings
@@ -58,10 +60,20 @@ def _changes_metadata(changes: UniverseChanges, frame: pd.DataFrame) -> dict[str
         "reactivated_sample": sample(changes.reactivated),
         "absent_kept": len(changes.absent),
         "absent_kept_sample": sample(changes.absent),
+        "retired_no_data": len(changes.retired),
+        "retired_no_data_sample": sample(changes.retired),
         "renamed": len(changes.renamed),
         "renamed_sample": sample(f"{old} -> {new}" for old, new in changes.renamed),
         **{f"listed_{asset_class}": int(count) for asset_class, count in sorted(by_class.items())},
     }
+
+
+def no_data_cutoff(calendar: str, sessions: int, now: datetime) -> date:
+    """The day ``sessions`` sessions (of ``calendar``) before ``now``'s: a "no data" streak begun on or before it
+    has lasted that many sessions."""
+    today = now.date()
+    days = calendar_dates(calendar, today - timedelta(days=2 * sessions + 10), today)
+    return days[-sessions - 1] if len(days) > sessions else days[0]
 
 
 def _sync(
@@ -70,17 +82,21 @@ def _sync(
     asset_classes: tuple[str, ...],
     frame: pd.DataFrame,
 ) -> UniverseChanges:
+    settings = Settings.from_env()
+    calendar = "crypto" if asset_classes == ("crypto",) else "equity"
     changes = sync_universe(
         warehouse.engine(),
         context.asset_key.to_user_string(),
         asset_classes,
         frame,
         seen_at=datetime.now(UTC),
-        absent_runs_to_remove=Settings.from_env().delist_after_runs,
+        absent_runs_to_remove=settings.delist_after_runs,
+        no_data_before=no_data_cutoff(calendar, settings.delist_after_no_data_sessions, clock.utc_now()),
     )
     context.log.info(
         f"{changes.active_count} active; +{len(changes.added)} added, -{len(changes.removed)} removed, "
-        f"{len(changes.reactivated)} reactivated, {len(changes.renamed)} renamed, {len(changes.absent)} missing "
+        f"{len(changes.reactivated)} reactivated, {len(changes.renamed)} renamed, {len(changes.retired)} retired "
+        f"after answering no data for LUMIA_DELIST_AFTER_NO_DATA_SESSIONS sessions, {len(changes.absent)} missing "
         "but kept until they are missing from LUMIA_DELIST_AFTER_RUNS runs in a row"
     )
     return changes

@@ -1,4 +1,5 @@
-"""The universe lifecycle across days: how many runs in a row an active instrument was missing from its directory.
+"""The universe lifecycle across days: how many runs in a row an active instrument was missing from its directory,
+and since when a symbol has answered "no data".
 
 Revision ID: 0003
 Revises: 0002
@@ -19,8 +20,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("assets") as table:
         table.add_column(sa.Column("absent_runs", sa.Integer, nullable=False, server_default="0"))
+    with op.batch_alter_table("symbol_status") as table:
+        table.add_column(sa.Column("no_data_since", sa.Date))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("symbol_status") as table:
+        table.drop_column("no_data_since")
     with op.batch_alter_table("assets") as table:
         table.drop_column("absent_runs")
