@@ -116,7 +116,7 @@ def dev(
         _stop(webserver)
 
 
-def _enter_demo_world(sim_port: int, reset: bool) -> dict[str, str]:
+def _enter_demo_world(sim_port: int, reset: bool, profile: str) -> dict[str, str]:
     """Point this process and its children at the demo's own home, warehouse and simulator; say where they are."""
     home = demo_world.DemoHome.in_checkout()
     try:
@@ -124,7 +124,7 @@ def _enter_demo_world(sim_port: int, reset: bool) -> dict[str, str]:
     except demo_world.DemoHomeError as exc:
         typer.secho(str(exc), err=True, fg="red")
         raise typer.Exit(2) from exc
-    env = demo_world.demo_env(os.environ, home, f"http://127.0.0.1:{sim_port}")
+    env = demo_world.demo_env(os.environ, home, f"http://127.0.0.1:{sim_port}", profile)
     if ignored := demo_world.overridden(os.environ, env):
         typer.echo(f"the demo overrides your {', '.join(ignored)} for its own processes: it keeps to its own "
                    "instance, warehouse and simulator, and alerts only to its log")  # fmt: skip
@@ -146,7 +146,7 @@ def demo(
     """The offline demo, in its own instance and warehouse (.dagster_home/demo/): the simulator, Dagster pointed at
     it, and a first collection. Ctrl-C stops all."""
     _exit_on_sigterm()
-    env = _enter_demo_world(sim_port, reset)
+    env = _enter_demo_world(sim_port, reset, profile)
     lumia = [sys.executable, "-m", "lumia_assets.cli"]
     children = [_spawn([*lumia, "sim", "--port", str(sim_port), "--profile", profile], env)]
     try:

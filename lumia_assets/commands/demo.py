@@ -15,6 +15,8 @@ from lumia_assets.settings import project_root
 
 MARKER = ".lumia-demo"
 ALERT_VARIABLES = ("LUMIA_ALERT_WEBHOOK_URL", "LUMIA_SLACK_TOKEN", "LUMIA_SLACK_CHANNEL")
+# the small simulator lists about 48 stocks, 12 funds and 20 pairs: the production bounds would fail its checks
+SMALL_PROFILE_BOUNDS = {"LUMIA_MIN_STOCKS": "20", "LUMIA_MIN_FUNDS": "5", "LUMIA_MIN_CRYPTO_PAIRS": "5"}
 # The simulator has no rate limit of its own: budgets above the production defaults keep the demo brisk.
 SIMULATOR_BUDGETS = ",".join(
     f"{host}=200:50"
@@ -47,11 +49,14 @@ class DemoHome:
         return f"sqlite:///{self.warehouse}"
 
 
-def demo_env(environ: Mapping[str, str], home: DemoHome, upstream_url: str) -> dict[str, str]:
+def demo_env(environ: Mapping[str, str], home: DemoHome, upstream_url: str, profile: str = "default") -> dict[str, str]:
     """The children's environment: ``environ`` pointed at the demo's home, warehouse and simulator, without the
-    alert sinks. The user's own ``LUMIA_RATE_LIMITS`` are kept."""
+    alert sinks. The user's own ``LUMIA_RATE_LIMITS`` are kept; the ``small`` profile's universes get size bounds
+    that fit them (unless the user set their own)."""
     kept = {name: value for name, value in environ.items() if name not in ALERT_VARIABLES}
+    bounds = SMALL_PROFILE_BOUNDS if profile == "small" else {}
     return {
+        **bounds,
         **kept,
         "DAGSTER_HOME": str(home.path),
         "LUMIA_WAREHOUSE_URL": home.warehouse_url,

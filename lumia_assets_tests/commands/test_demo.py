@@ -52,6 +52,13 @@ def test_the_demo_env_points_children_at_the_demo_home_and_warehouse_whatever_th
     assert overridden(USER_ENV, env) == ["DAGSTER_HOME", "LUMIA_ALERT_WEBHOOK_URL", "LUMIA_WAREHOUSE_URL"]
 
 
+def test_the_small_profile_gets_universe_bounds_that_fit_it_unless_the_user_set_them(checkout) -> None:
+    home = DemoHome.in_checkout(checkout)
+    assert demo_env({}, home, SIM, "small")["LUMIA_MIN_STOCKS"] == "20"
+    assert demo_env({"LUMIA_MIN_STOCKS": "40"}, home, SIM, "small")["LUMIA_MIN_STOCKS"] == "40"
+    assert "LUMIA_MIN_STOCKS" not in demo_env({}, home, SIM, "default")
+
+
 def test_the_demo_env_without_user_settings_gets_the_simulator_budgets(checkout) -> None:
     env = demo_env({}, DemoHome.in_checkout(checkout), SIM)
 
