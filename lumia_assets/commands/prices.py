@@ -70,7 +70,7 @@ def _summary(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     if not materializations:
         return {}
     metadata = materializations[-1].metadata
-    return {key: getattr(metadata.get(key), "value", None) for key in SUMMARY_KEYS}
+    return {key: metadata[key].value for key in SUMMARY_KEYS if key in metadata}
 
 
 def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> bool:
