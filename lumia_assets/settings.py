@@ -135,7 +135,7 @@ class Settings:
     prices_start: date
     gap_lookback_days: int = 30
     gap_max_runs: int = 2
-    gap_max_attempts: int = 3
+    gap_max_days: int = 5
     restatement_lookback_days: int = 92
     delist_after_runs: int = 3
     delist_after_no_data_sessions: int = 10
@@ -166,7 +166,7 @@ class Settings:
             prices_start=_read("LUMIA_PRICES_START_DATE", _parse_date, DEFAULT_PRICES_START),
             gap_lookback_days=_read("LUMIA_GAP_LOOKBACK_DAYS", _parse_positive_int, 30),
             gap_max_runs=_read("LUMIA_GAP_MAX_RUNS", _parse_positive_int, 2),
-            gap_max_attempts=_read("LUMIA_GAP_MAX_ATTEMPTS", _parse_positive_int, 3),
+            gap_max_days=_read("LUMIA_GAP_MAX_DAYS", _parse_positive_int, 5),
             restatement_lookback_days=_read("LUMIA_RESTATEMENT_LOOKBACK_DAYS", _parse_positive_int, 92),
             delist_after_runs=_read("LUMIA_DELIST_AFTER_RUNS", _parse_positive_int, 3),
             delist_after_no_data_sessions=_read("LUMIA_DELIST_AFTER_NO_DATA_SESSIONS", _parse_positive_int, 10),

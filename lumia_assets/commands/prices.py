@@ -135,6 +135,7 @@ def backfill(
 def gap_rows(feed_names: list[str], start: date | None, end: date | None, settings: Settings) -> list[dict[str, Any]]:
     """Per feed and date with missing cells: expected, present and missing counts."""
     from lumia_assets.defs.resources import warehouse_engine
+    from lumia_assets.warehouse import repairs
     from lumia_assets.warehouse.gaps import partition_gaps
 
     engine = warehouse_engine(settings.warehouse_url)
@@ -146,9 +147,12 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
         first = start or (lookback[0] if lookback else settings.prices_start)
         dates = closed_dates(feed, first, end or feed.last_closed(now)) if start or end else lookback
         counts = partition_gaps(engine, feed.asset_classes, dates)
+        given_up = repairs.unavailable(engine, feed.asset_classes, dates)
+        given_up = dict(zip(given_up["date"], given_up["unavailable"], strict=True)) if not given_up.empty else {}
         for row in counts[counts["missing"] > 0].itertuples():
             rows.append({"assets": name, "date": row.date.isoformat(), "expected": int(row.expected),
-                         "present": int(row.present), "missing": int(row.missing)})  # fmt: skip
+                         "present": int(row.present), "missing": int(row.missing),
+                         "unavailable": int(given_up.get(row.date, 0))})  # fmt: skip
     return rows
 
 
@@ -169,7 +173,7 @@ def gaps(
     if as_json:
         print_json(rows)
     else:
-        print_table("Partitions with gaps", rows, ["assets", "date", "expected", "present", "missing"])
+        print_table("Partitions with gaps", rows, ["assets", "date", "expected", "present", "missing", "unavailable"])
     raise typer.Exit(1 if rows else 0)
 
 

@@ -149,6 +149,21 @@ symbol_status = sa.Table(
     sa.CheckConstraint("status IN ('ok', 'no_data', 'delisted', 'unknown_symbol', 'error')", name="status"),
 )
 
+gap_repairs = sa.Table(
+    "gap_repairs",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    _timestamp("first_missing_at"),
+    _timestamp("next_attempt_at"),
+    # given up on after LUMIA_GAP_MAX_DAYS: the upstream does not have the bar; reason is its last answer
+    sa.Column("unavailable", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_gap_repairs_next_attempt_at", "next_attempt_at"),
+)
+
 universe_snapshots = sa.Table(
     "universe_snapshots",
     metadata,

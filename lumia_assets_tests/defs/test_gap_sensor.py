@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 import pytest
 
+from lumia_assets import clock
 from lumia_assets.calendars import equity_sessions, last_closed_equity_session
 from lumia_assets.defs.prices.assets import equity_daily_prices
 from lumia_assets.defs.prices.sensors import (
@@ -20,6 +21,7 @@ from lumia_assets.defs.prices.sensors import (
     price_gap_sensor,
 )
 from lumia_assets.defs.resources import build_resources, warehouse_engine
+from lumia_assets.warehouse import repairs
 from lumia_assets.warehouse.gaps import missing_cells
 from lumia_assets_tests.defs.prices_helpers import (
     active_equities,
@@ -56,7 +58,9 @@ def _equity_requests(result: dg.SensorResult) -> list[dg.RunRequest]:
 
 
 @pytest.mark.slow
-def test_the_sensor_requests_exactly_the_partitions_with_gaps_and_they_get_repaired(sim, warehouse_url, settings):
+def test_the_sensor_requests_exactly_the_missing_cells_and_fetches_late_ones_on_a_later_tick(
+    sim, warehouse_url, settings, monkeypatch
+) -> None:
     sessions = equity_sessions(date(2020, 1, 2), last_closed_equity_session(datetime.now(UTC)))
     window = [day for day in sessions if (sessions[-1] - day).days <= LOOKBACK_DAYS]
     symbol = active_equities(warehouse_url).query("asset_class == 'stock'")["symbol"].iloc[0]
@@ -74,10 +78,19 @@ def test_the_sensor_requests_exactly_the_partitions_with_gaps_and_they_get_repai
     assert gap_days == holes  # nothing else is missing: listing dates are known
     assert sorted(r.partition_key for r in requests) == sorted(d.isoformat() for d in holes)
     assert all(r.tags[TRIGGER_TAG] == GAP_REPAIR for r in requests)
-    sim.faults.clear()
-    for request in requests:
-        day = date.fromisoformat(request.partition_key)
-        assert materialize(settings, [equity_daily_prices], day, run_config=request.run_config).success
+    assert {tuple(r.run_config["ops"]["equity_daily_prices"]["config"]["symbols"]) for r in requests} == {(symbol,)}
+
+    def repair(requests: list[dg.RunRequest]) -> None:
+        for request in requests:
+            day = date.fromisoformat(request.partition_key)
+            assert materialize(settings, [equity_daily_prices], day, run_config=request.run_config).success
+
+    repair(requests)  # the bars are late: still missing
+    assert _equity_requests(_evaluate(settings, instance)) == []  # the cells wait 15 minutes before the next try
+    sim.faults.clear()  # the bars arrive
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    repair(_equity_requests(_evaluate(settings, instance)))
     assert missing_cells(engine, EQUITY, window).empty
     assert _equity_requests(_evaluate(settings, instance)) == []
 
@@ -86,24 +99,48 @@ def _spans(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
     return [(r.tags.get(RANGE_START, r.partition_key), r.tags.get(RANGE_END, r.partition_key)) for r in requests]
 
 
-def test_adjacent_gaps_share_a_range_run_and_repairs_are_bounded_and_never_repeated(settings) -> None:
-    calendar = equity_sessions(date(2024, 5, 27), date(2024, 6, 14))  # Memorial Day is not a session
-    days = [(5, 28), (5, 29), (5, 31), (6, 3), (6, 10), (6, 14)]
-    gaps = {"equity": [date(2024, month, day) for month, day in days]}
-    attempts: dict[str, int] = {}
-    limited = replace(settings, gap_max_runs=2, gap_max_attempts=2)
+def _due(*cells: tuple[str, tuple[int, int]]) -> pd.DataFrame:
+    rows = [(symbol, "stock", date(2024, month, day), 0) for symbol, (month, day) in cells]
+    return pd.DataFrame(rows, columns=["symbol", "asset_class", "date", "attempts"])
 
-    first = plan_repairs(gaps, {"equity": calendar}, [], attempts, limited)
-    assert _spans(first) == [("2024-05-28", "2024-05-29"), ("2024-05-31", "2024-06-03")]  # 05-30 is complete
-    assert first[1].partition_key is None and first[1].run_config["ops"]["equity_daily_prices"]["config"] == {
-        "only_missing": True
-    }
+
+def test_adjacent_due_dates_share_a_range_run_of_only_their_due_symbols_within_the_run_budget(settings) -> None:
+    calendar = equity_sessions(date(2024, 5, 27), date(2024, 6, 14))  # Memorial Day is not a session
+    due = _due(("AAA", (5, 28)), ("BBB", (5, 29)), ("AAA", (5, 31)), ("CCC", (6, 3)), ("AAA", (6, 10)))
+    limited = replace(settings, gap_max_runs=2)
+    now = datetime(2024, 6, 15, 12, tzinfo=UTC)
+
+    first, covered = plan_repairs({"equity": due}, {"equity": calendar}, [], limited, now)
+    assert _spans(first) == [("2024-05-28", "2024-05-29"), ("2024-05-31", "2024-06-03")]  # 05-30 has nothing due
+    assert first[0].run_config["ops"]["equity_daily_prices"]["config"] == {
+        "only_missing": True, "symbols": ["AAA", "BBB"]
+    }  # fmt: skip
+    assert len(covered) == 4
 
     running = [("equity_prices_job", date(2024, 5, 28), date(2024, 5, 29))]
-    second = plan_repairs(gaps, {"equity": calendar}, running, attempts, limited)
-    assert _spans(second) == [("2024-05-31", "2024-06-03")]  # one slot left; 05-28..29 is running
+    second, _ = plan_repairs({"equity": due}, {"equity": calendar}, running, limited, now)
+    assert _spans(second) == [("2024-05-31", "2024-06-03")]  # one slot left; 05-28..29 is being repaired
 
-    third = plan_repairs(gaps, {"equity": calendar}, [], attempts, limited)
-    assert _spans(third) == [("2024-05-28", "2024-05-29"), ("2024-06-10", "2024-06-10")]  # 05-31..06-03: 2 tries
-    assert attempts["equity:2024-06-03"] == 2
-    assert json.loads(json.dumps(attempts)) == attempts
+
+def test_a_cell_is_retried_with_growing_patience_then_given_up_with_the_last_answer(warehouse_url) -> None:
+    engine = warehouse_engine(warehouse_url)
+    missing = pd.DataFrame([("AAA", "stock", date(2024, 6, 3))], columns=["symbol", "asset_class", "date"])
+    found = datetime(2024, 6, 3, 22, tzinfo=UTC)
+    waits = []
+    now = found
+    for _ in range(5):
+        repairs.track(engine, missing, now, timedelta(days=5))
+        due = repairs.due(engine, ["stock"], now)
+        assert (len(due) == 1 and repairs.due(engine, ["stock"], now - timedelta(seconds=1)).empty) or waits == []
+        repairs.attempted(engine, due, now)
+        nxt = repairs.due(engine, ["stock"], now + timedelta(minutes=14))
+        assert nxt.empty
+        step = repairs.next_wait(int(due["attempts"].iloc[0]) + 1)
+        waits.append(step)
+        now += step
+    assert waits == [timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6), timedelta(days=1),
+                     timedelta(days=1)]  # fmt: skip
+
+    repairs.track(engine, missing, found + timedelta(days=6), timedelta(days=5))
+    assert repairs.due(engine, ["stock"], found + timedelta(days=6)).empty
+    assert repairs.unavailable(engine, ["stock"], [date(2024, 6, 3)])["unavailable"].tolist() == [1]

@@ -49,6 +49,9 @@ class PriceRunConfig(dg.Config):
     only_missing: bool = Field(
         default=False, description="Fetch only the symbols with missing cells in the range (gap repair)."
     )
+    symbols: list[str] = Field(
+        default_factory=list, description="Only these symbols (the gap sensor's due cells); empty: all of them."
+    )
     batch_size: int = Field(
         default=DEFAULT_BATCH_SIZE,
         gt=0,
@@ -174,6 +177,8 @@ def materialize_prices(
     last_closed = feed.last_closed(clock.utc_now())
     sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
     instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, exchanges)
+    if config.symbols:
+        instruments = [instrument for instrument in instruments if instrument.symbol in set(config.symbols)]
     context.log.info(f"collecting {len(instruments)} symbols over {len(sessions)} dates: {sessions[0]}..{sessions[-1]}")
     settings = Settings.from_env()
     report = collect_prices(

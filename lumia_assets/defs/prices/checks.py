@@ -30,7 +30,7 @@ from lumia_assets.settings import Settings
 from lumia_assets.sources.candles import fetch_daily_candles, serves_range
 from lumia_assets.sources.errors import SourceError
 from lumia_assets.sources.exchanges import make_exchange
-from lumia_assets.warehouse import quality
+from lumia_assets.warehouse import quality, repairs
 from lumia_assets.warehouse.store import active_symbols
 
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
@@ -99,8 +99,13 @@ def window_checks(asset: dg.AssetsDefinition, feed: PriceFeed, partitions: dg.Pa
         dates = evaluated_dates(context, feed)
         threshold = Settings.from_env().coverage_threshold
         result = quality.price_coverage(warehouse.engine(), classes, dates, threshold / 100)
+        given_up = repairs.unavailable(warehouse.engine(), classes, dates)
         return check_result(
-            result, coverage_severity(result), threshold_pct=threshold, **partitions_metadata(context, dates)
+            result,
+            coverage_severity(result),
+            threshold_pct=threshold,
+            unavailable_cells=int(given_up["unavailable"].sum()) if not given_up.empty else 0,
+            **partitions_metadata(context, dates),
         )
 
     jump = JUMP_THRESHOLDS[feed.calendar]

@@ -35,6 +35,7 @@ from lumia_assets.warehouse.store import (
 DEFAULT_BATCH_SIZE = 200
 MAX_BATCH_BARS = 50_000  # a long range shrinks the batch so that a batch (and its memory) stays about this size
 DEFAULT_WORKERS = 8
+MIN_OUTAGE_SYMBOLS = 10  # fewer "no data" answers are facts whatever their share (a repair of a few symbols)
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,12 @@ def _statuses(
 
 
 def _settle_suspects(engine: Engine, report: CollectionReport, max_share: float, log: logging.Logger | None) -> None:
-    """An outage is not the truth: when more than ``max_share`` of the recently priced symbols answered "no
-    data", those answers are failures (gaps, no status changes); otherwise they are facts, recorded now."""
+    """An outage is not the truth: when more than ``max_share`` of the recently priced symbols (and at least
+    ``MIN_OUTAGE_SYMBOLS``) answered "no data", those answers are failures (gaps, no status changes); otherwise
+    they are facts, recorded now."""
     if not report.suspect:
         return
-    if report.suspect_share > max_share:
+    if report.suspect_share > max_share and len(report.suspect) >= MIN_OUTAGE_SYMBOLS:
         report.outage = True
         for symbol, row in report.suspect.items():
             report.no_data.pop(symbol, None)

@@ -1,17 +1,19 @@
-"""Gap recovery: a sensor that turns partitions with missing (symbol, date) cells into repair runs.
+"""Gap recovery: a sensor that turns missing (symbol, date) cells into repair runs, each cell on its own schedule.
 
-Each repair run fetches only the symbols with gaps in its partitions; adjacent partitions with gaps share one range
-run, so a week-long outage costs one request per affected symbol, not one per symbol and day. At most
-``LUMIA_GAP_MAX_RUNS`` repair runs are in flight; a partition already being repaired is not requested again, and
-one that stays incomplete after ``LUMIA_GAP_MAX_ATTEMPTS`` repairs is left to the reports (the upstream does not
-have those bars).
+Every missing cell of the last ``LUMIA_GAP_LOOKBACK_DAYS`` is tracked (``warehouse/repairs.py``): due at once, then
+again after 15 minutes, 1 hour, 6 hours and daily, until ``LUMIA_GAP_MAX_DAYS`` after it was found, when it is
+marked unavailable with the upstream's last answer. A repair run fetches only the due symbols of its dates;
+adjacent dates share one range run, so a week-long outage costs one request per affected symbol. At most
+``LUMIA_GAP_MAX_RUNS`` repairs are in flight and a date being repaired is not requested again, so a tick asks for
+at most that many runs, each of at most one request per due symbol.
 """
 
-import json
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
@@ -26,7 +28,8 @@ from lumia_assets.defs.prices.jobs import (
 )
 from lumia_assets.defs.resources import WarehouseResource
 from lumia_assets.settings import Settings
-from lumia_assets.warehouse.gaps import partition_gaps
+from lumia_assets.warehouse import repairs
+from lumia_assets.warehouse.gaps import missing_cells
 
 TRIGGER_TAG = "lumia/trigger"
 GAP_REPAIR = "gap_repair"
@@ -57,17 +60,17 @@ def repairs_in_flight(instance: dg.DagsterInstance) -> list[tuple[str, date, dat
     return spans
 
 
-def repair_request(name: str, first: date, last: date, attempt: int) -> dg.RunRequest:
-    """One run filling only the missing cells of the partitions ``first``..``last``."""
+def repair_request(name: str, first: date, last: date, symbols: Sequence[str], now: datetime) -> dg.RunRequest:
+    """One run fetching ``symbols``' missing cells of the partitions ``first``..``last``."""
     _, job, asset_name = FEEDS[name]
     if first == last:
         where: dict[str, Any] = {"partition_key": first.isoformat(), "tags": {TRIGGER_TAG: GAP_REPAIR}}
     else:
         where = {"tags": {TRIGGER_TAG: GAP_REPAIR, **range_tags(first, last)}}
     return dg.RunRequest(
-        run_key=f"gap:{name}:{first.isoformat()}:{last.isoformat()}:{attempt}",
+        run_key=f"gap:{name}:{first.isoformat()}:{last.isoformat()}:{now.isoformat(timespec='minutes')}",
         job_name=job.name,
-        run_config={"ops": {asset_name: {"config": {"only_missing": True}}}},
+        run_config={"ops": {asset_name: {"config": {"only_missing": True, "symbols": sorted(set(symbols))}}}},
         **where,
     )
 
@@ -85,35 +88,34 @@ def contiguous_runs(days: list[date], calendar: list[date]) -> list[list[date]]:
 
 
 def plan_repairs(
-    gaps: dict[str, list[date]],
+    due: dict[str, pd.DataFrame],
     calendars: dict[str, list[date]],
     in_flight: list[tuple[str, date, date]],
-    attempts: dict[str, int],
     settings: Settings,
-) -> list[dg.RunRequest]:
-    """Requests for the partitions with gaps, oldest first per feed, within the in-flight and attempt bounds.
+    now: datetime,
+) -> tuple[list[dg.RunRequest], pd.DataFrame]:
+    """Requests for the cells due for a repair (per feed: ``CELL_COLUMNS`` and ``attempts``), oldest first, and the
+    cells they cover.
 
-    Adjacent partitions with gaps become one range run, which fetches each symbol's missing range in one
-    request. ``attempts`` (feed:date -> repairs requested) is updated in place.
+    Adjacent dates with due cells become one range run, which fetches each of their symbols' missing range in one
+    request. Dates already being repaired wait; at most ``LUMIA_GAP_MAX_RUNS`` repairs are in flight.
     """
     budget = settings.gap_max_runs - len(in_flight)
     requests: list[dg.RunRequest] = []
-    for name, days in gaps.items():
+    covered: list[pd.DataFrame] = []
+    for name, cells in due.items():
         job_name = FEEDS[name].job.name
-
-        def due(day: date, job_name: str = job_name, name: str = name) -> bool:
-            running = any(job == job_name and first <= day <= last for job, first, last in in_flight)
-            return not running and attempts.get(f"{name}:{day.isoformat()}", 0) < settings.gap_max_attempts
-
-        for run in contiguous_runs([day for day in days if due(day)], calendars[name]):
+        running = {day for job, first, last in in_flight if job == job_name for day in calendars[name]
+                   if first <= day <= last}  # fmt: skip
+        days = [day for day in sorted(set(cells["date"])) if day in calendars[name] and day not in running]
+        for run in contiguous_runs(days, calendars[name]):
             if budget <= 0:
-                return requests
-            keys = [f"{name}:{day.isoformat()}" for day in run]
-            attempt = max(attempts.get(key, 0) for key in keys) + 1
-            attempts.update({key: attempts.get(key, 0) + 1 for key in keys})
+                break
+            chosen = cells[cells["date"].isin(run)]
             budget -= 1
-            requests.append(repair_request(name, run[0], run[-1], attempt))
-    return requests
+            requests.append(repair_request(name, run[0], run[-1], list(chosen["symbol"]), now))
+            covered.append(chosen)
+    return requests, pd.concat(covered, ignore_index=True) if covered else pd.DataFrame()
 
 
 @dg.sensor(
@@ -123,20 +125,15 @@ def plan_repairs(
     description="Finds missing (symbol, date) cells of active symbols in recent partitions and requests repair runs.",
 )
 def price_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
-    settings = Settings.from_env()
-    now = clock.utc_now()
-    gaps: dict[str, list[date]] = {}
+    settings, engine, now = Settings.from_env(), warehouse.engine(), clock.utc_now()
     calendars = {name: recent_dates(feed, settings, now) for name, (feed, _, _) in FEEDS.items()}
+    due: dict[str, pd.DataFrame] = {}
     for name, (feed, _, _) in FEEDS.items():
-        counts = partition_gaps(warehouse.engine(), feed.asset_classes, calendars[name])
-        gaps[name] = [day for day, missing in zip(counts["date"], counts["missing"], strict=True) if missing > 0]
-    attempts: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
-    # Forget the attempts of partitions that are complete now.
-    attempts = {
-        key: n for key, n in attempts.items() if date.fromisoformat(key.split(":")[1]) in gaps[key.split(":")[0]]
-    }
-    requests = plan_repairs(gaps, calendars, repairs_in_flight(context.instance), attempts, settings)
-    for name, days in gaps.items():
-        if days:
-            context.log.info(f"{name}: {len(days)} partitions with gaps, oldest {days[0]}")
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(attempts, sort_keys=True))
+        missing = missing_cells(engine, feed.asset_classes, calendars[name])
+        repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days))
+        due[name] = repairs.due(engine, feed.asset_classes, now)
+        if not missing.empty:
+            context.log.info(f"{name}: {len(missing)} missing cells, {len(due[name])} due for a repair now")
+    requests, covered = plan_repairs(due, calendars, repairs_in_flight(context.instance), settings, now)
+    repairs.attempted(engine, covered, now)
+    return dg.SensorResult(run_requests=requests)

@@ -1,0 +1,104 @@
+"""The repair schedule of each missing (symbol, date) cell: retried with growing patience, then given up on.
+
+A cell found missing is tracked from then on. It is due at once, and after each repair attempt again after a
+longer wait (``BACKOFF``: 15 minutes, 1 hour, 6 hours, then daily), so data that arrives late (fund prices
+published after the evening run) is fetched when it appears, while chronic gaps cost a request a day. A cell still
+missing ``max_age`` after it was first found is ``unavailable``, with the symbol's last answer as the reason. A
+cell that got its bar is forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lumia_assets.warehouse.contracts import conform
+from lumia_assets.warehouse.gaps import CELL_COLUMNS
+from lumia_assets.warehouse.schema import daily_prices, gap_repairs, symbol_status
+
+BACKOFF = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6), timedelta(days=1))
+
+
+def next_wait(attempts: int) -> timedelta:
+    """How long a cell waits after its ``attempts``-th repair."""
+    return BACKOFF[min(attempts, len(BACKOFF)) - 1]
+
+
+def _has_bar() -> sa.Exists:
+    return (
+        sa.select(daily_prices.c.symbol)
+        .where(daily_prices.c.symbol == gap_repairs.c.symbol, daily_prices.c.asset_class == gap_repairs.c.asset_class,
+               daily_prices.c.date == gap_repairs.c.date)
+        .exists()
+    )  # fmt: skip
+
+
+def track(engine: Engine, missing: pd.DataFrame, now: datetime, max_age: timedelta) -> None:
+    """Start tracking the ``missing`` cells (``CELL_COLUMNS``) not tracked yet, forget those that got their bar,
+    and give up on those missing for longer than ``max_age``."""
+    rows = conform(missing.assign(first_missing_at=now, next_attempt_at=now), gap_repairs,
+                   [*CELL_COLUMNS, "first_missing_at", "next_attempt_at"])  # fmt: skip
+    reason = (
+        sa.select(sa.func.coalesce(symbol_status.c.status + ": " + sa.func.coalesce(symbol_status.c.detail, ""),
+                                   "no bar from the upstream"))
+        .where(symbol_status.c.symbol == gap_repairs.c.symbol, symbol_status.c.asset_class == gap_repairs.c.asset_class)
+        .scalar_subquery()
+    )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(gap_repairs.delete().where(_has_bar()))
+        if not rows.empty:
+            insert = sa.dialects.postgresql.insert if conn.dialect.name == "postgresql" else sa.dialects.sqlite.insert
+            conn.execute(insert(gap_repairs).on_conflict_do_nothing(), rows.to_dict("records"))
+        conn.execute(
+            gap_repairs.update()
+            .where(gap_repairs.c.unavailable.is_(False), gap_repairs.c.first_missing_at < now - max_age)
+            .values(unavailable=True, reason=sa.func.coalesce(reason, "no bar from the upstream"))
+        )
+
+
+def due(engine: Engine, asset_classes: Sequence[str], now: datetime) -> pd.DataFrame:
+    """The tracked cells of ``asset_classes`` due for a repair now (``CELL_COLUMNS`` and ``attempts``)."""
+    query = sa.select(*(gap_repairs.c[name] for name in (*CELL_COLUMNS, "attempts"))).where(
+        gap_repairs.c.asset_class.in_(list(asset_classes)),
+        gap_repairs.c.unavailable.is_(False),
+        gap_repairs.c.next_attempt_at <= now,
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=[*CELL_COLUMNS, "attempts"])
+    return frame.assign(date=pd.to_datetime(frame["date"]).dt.date) if not frame.empty else frame
+
+
+def attempted(engine: Engine, cells: pd.DataFrame, now: datetime) -> None:
+    """Count a repair of ``cells`` (``CELL_COLUMNS`` and their ``attempts`` so far) and set their next time."""
+    if cells.empty:
+        return
+    updates = [
+        {"b_symbol": row.symbol, "b_class": row.asset_class, "b_date": row.date, "b_attempts": row.attempts + 1,
+         "b_next": now + next_wait(row.attempts + 1)}
+        for row in cells.itertuples()
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            gap_repairs.update()
+            .where(gap_repairs.c.symbol == sa.bindparam("b_symbol"),
+                   gap_repairs.c.asset_class == sa.bindparam("b_class"), gap_repairs.c.date == sa.bindparam("b_date"))
+            .values(attempts=sa.bindparam("b_attempts"), next_attempt_at=sa.bindparam("b_next")),
+            updates,
+        )  # fmt: skip
+
+
+def unavailable(engine: Engine, asset_classes: Sequence[str], dates: Sequence) -> pd.DataFrame:
+    """Per date of ``dates``: how many cells of ``asset_classes`` were given up on (date, unavailable)."""
+    query = (
+        sa.select(gap_repairs.c.date, sa.func.count().label("unavailable"))
+        .where(gap_repairs.c.unavailable.is_(True), gap_repairs.c.asset_class.in_(list(asset_classes)),
+               gap_repairs.c.date.in_(list(dates)))
+        .group_by(gap_repairs.c.date)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["date", "unavailable"])
+    return frame.assign(date=pd.to_datetime(frame["date"]).dt.date) if not frame.empty else frame
