@@ -49,6 +49,12 @@ def configure_yfinance(cache_dir: Path) -> None:
     YfData.cache_get.cache_clear()
 
 
+def _as_traded_actions(served: pd.DataFrame) -> pd.DataFrame:
+    """The served actions with their cash multiplied back by the splits after them (ratios stay)."""
+    as_traded = np.round(served["value"] * later_split_ratios(served["date"], served), ACTION_DECIMALS)
+    return served.assign(value=np.where(served["action"] == "split", served["value"], as_traded))
+
+
 def _served_actions(history: pd.DataFrame, days: np.ndarray) -> pd.DataFrame:
     """date, action, value of every split, dividend and capital gain in the answer, as served (zero: none)."""
     dates: list[date] = []
@@ -64,14 +70,38 @@ def _served_actions(history: pd.DataFrame, days: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"date": dates, "action": kinds, "value": np.array(values, dtype="float64")})
 
 
-def _witness(history: pd.DataFrame, days: np.ndarray, ratios: np.ndarray, as_of: date | None) -> tuple:
+def _without_double_counted_gains(history: pd.DataFrame, days: np.ndarray, served: pd.DataFrame,
+                                  inside: set[date]) -> np.ndarray:  # fmt: skip
+    """Yahoo's ``Adj Close`` with the capital gains it counted twice counted once.
+
+    Where a fund's dividend already includes the day's capital gain, Yahoo sometimes adjusts for dividend plus
+    gain (yfinance repairs the same). When the served factor's step at such an ex-date matches that double count
+    better than the dividend alone, every earlier adjusted close is corrected by the ratio of the two.
+    """
+    adjusted, close = history["Adj Close"].to_numpy(dtype="float64").copy(), history["Close"].to_numpy(dtype="float64")
+    paid = served.pivot_table(index="date", columns="action", values="value", aggfunc="sum")
+    for day in sorted(inside):
+        i = int(np.searchsorted(days, day))
+        if i == 0 or i >= len(days) or days[i] != day:
+            continue
+        step = (adjusted[i - 1] / close[i - 1]) / (adjusted[i] / close[i])
+        dividend, gain = paid.loc[day, "dividend"], paid.loc[day, "capital_gain"]
+        once, twice = 1 - dividend / close[i - 1], 1 - (dividend + gain) / close[i - 1]
+        if abs(step - twice) < abs(step - once):
+            adjusted[:i] *= once / step
+    return adjusted
+
+
+def _witness(
+    adjusted: np.ndarray, history: pd.DataFrame, days: np.ndarray, ratios: np.ndarray, as_of: date | None
+) -> tuple:
     """Yahoo's adjusted closes re-based to ``as_of`` (default: the answer's last session), and that day.
 
     Yahoo adjusts to the moment of the request. Dividing by the served factor (``adjclose / close``) of the last
     bar on or before ``as_of``, and by the splits after it, gives the adjusted closes Yahoo would have served on
     that day: they fold in exactly the actions up to it, which the same answer reports and the caller stores.
     """
-    served = history["Adj Close"].to_numpy(dtype="float64")
+    served = adjusted
     last = len(days) - 1 if as_of is None else int(np.searchsorted(days, as_of, side="right")) - 1
     if last < 0:
         return np.full(len(days), np.nan), None
@@ -105,16 +135,16 @@ def history_to_rows(
     ratios = later_split_ratios(days, served)
     prices = {name: np.round(history[column].to_numpy(dtype="float64") * ratios, PRICE_DECIMALS)
               for column, name in PRICE_COLUMNS_SERVED.items()}  # fmt: skip
-    witness, witnessed_on = _witness(history, days, ratios, as_of)
+    actions = _as_traded_actions(served)
+    inside = capital_gains_in_dividends(actions, pd.Series(prices["close"], index=days))
+    adjusted = _without_double_counted_gains(history, days, served, inside)
+    witness, witnessed_on = _witness(adjusted, history, days, ratios, as_of)
     bars = pd.DataFrame(
         {"symbol": symbol, "asset_class": asset_class, "date": days, **prices,
          "volume": np.round(history["Volume"].to_numpy(dtype="float64") / ratios),
          "served_adj_close": witness, "served_as_of": witnessed_on, "source": source, "fetched_at": fetched_at},
         columns=list(PRICE_COLUMNS),
     )  # fmt: skip
-    as_traded = np.round(served["value"] * later_split_ratios(served["date"], served), ACTION_DECIMALS)
-    actions = served.assign(value=np.where(served["action"] == "split", served["value"], as_traded))
-    inside = capital_gains_in_dividends(actions, pd.Series(prices["close"], index=days))
     actions = actions.assign(
         symbol=symbol, asset_class=asset_class, source=source, fetched_at=fetched_at,
         in_dividend=(actions["action"] == "capital_gain") & actions["date"].isin(inside),

@@ -48,7 +48,7 @@ def test_a_real_yfinance_fund_history_becomes_as_traded_rows_and_capital_gains(s
     assert rows.bars["date"].tolist() == days
     before = np.array(days) < split_day
     assert rows.bars["close"].to_numpy() == pytest.approx(history["Close"].to_numpy() * np.where(before, 4, 1))
-    assert rows.bars["served_adj_close"].tolist() == history["Adj Close"].tolist()
+    assert rows.bars["served_adj_close"].iloc[-1] == history["Adj Close"].iloc[-1]  # nothing after the last day
     assert set(rows.bars["served_as_of"]) == {days[-1]}
     gains = history.loc[history["Capital Gains"] != 0, "Capital Gains"]
     stored_gains = rows.actions.query("action == 'capital_gain'")
@@ -131,3 +131,15 @@ def test_a_candle_opening_just_before_midnight_utc_is_malformed() -> None:
 
     [row] = candles_to_rows([[midnight, 1, 2, 0.5, 1.5, 10]], "BTC/USDT", "binance", FETCHED_AT).to_dict("records")
     assert row["date"] == date(2024, 3, 10)
+
+
+@pytest.mark.parametrize("fund", ["DODFX", "VWILX"])
+def test_yahoos_double_counted_capital_gain_is_counted_once_in_the_witness(shared_data, fund) -> None:
+    served = _yfinance_frame(shared_data, f"{fund}-1d-cg-double-count.csv.gz")
+    repaired = _yfinance_frame(shared_data, f"{fund}-1d-cg-double-count-fixed.csv.gz")
+
+    rows = history_to_rows(served, fund, "mutual_fund", FETCHED_AT)
+
+    # the witness is re-based to the last session, which has no later distribution: it is the repaired Adj Close
+    assert rows.bars["served_adj_close"].to_numpy() == pytest.approx(repaired["Adj Close"].to_numpy(), rel=1e-6)
+    assert rows.bars["served_adj_close"].to_numpy() == pytest.approx(_derived_adj_close(rows), rel=1e-6)
