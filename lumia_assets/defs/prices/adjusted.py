@@ -65,3 +65,13 @@ def adjusted_daily_prices(context: dg.AssetExecutionContext, warehouse: Warehous
             "restatements_recorded": int(restated),
         }
     )
+
+
+# Its own automation sensor, running by default (Dagster's default one starts stopped): the published series
+# follows every price run without an operator turning anything on.
+adjusted_prices_automation = dg.AutomationConditionSensorDefinition(
+    "adjusted_prices_automation",
+    target=dg.AssetSelection.assets(adjusted_daily_prices),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Materializes adjusted_daily_prices after the price assets update (its eager automation condition).",
+)
