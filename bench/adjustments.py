@@ -458,13 +458,8 @@ if __name__ == "__main__":
         if sys.argv[1] == "restate":
             restate_main(sys.argv[2:])
         else:
-            from backfill import materialize_main
+            from backfill import materialize_cli
 
-            driver = argparse.ArgumentParser()
-            driver.add_argument("--select", nargs="+", required=True)
-            driver.add_argument("--start")
-            driver.add_argument("--end")
-            parsed = driver.parse_args(sys.argv[2:])
-            materialize_main(parsed.select, parsed.start, parsed.end)
+            materialize_cli(sys.argv[2:])
     else:
         main()

@@ -666,13 +666,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def materialize_cli(argv: list[str]) -> None:
+    """``materialize --select A [B ...] [--start D --end D]``: the subprocess driver both benchmarks start."""
+    driver = argparse.ArgumentParser()
+    driver.add_argument("--select", nargs="+", required=True)
+    driver.add_argument("--start")
+    driver.add_argument("--end")
+    parsed = driver.parse_args(argv)
+    materialize_main(parsed.select, parsed.start, parsed.end)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "materialize":
-        driver = argparse.ArgumentParser()
-        driver.add_argument("--select", nargs="+", required=True)
-        driver.add_argument("--start")
-        driver.add_argument("--end")
-        parsed = driver.parse_args(sys.argv[2:])
-        materialize_main(parsed.select, parsed.start, parsed.end)
+        materialize_cli(sys.argv[2:])
     else:
         main()

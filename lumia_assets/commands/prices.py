@@ -195,9 +195,9 @@ def restate(
     console.print(f"restating {len(plan)} symbols: {len(plan)} chart requests (one per symbol) over the history "
                   f"from {settings.prices_start}")  # fmt: skip
     config = {"ops": {"restate_prices": {"config": {"symbols": chosen, "since": since or None}}}}
-    result = _run("restate_job", {}, get_instance(), run_config=config)
-    ok = _report(console, "restate", result)
-    ok = _publish_adjusted(console, get_instance()) and ok
+    instance = get_instance()
+    ok = _report(console, "restate", _run("restate_job", {}, instance, run_config=config))
+    ok = _publish_adjusted(console, instance) and ok
     raise typer.Exit(0 if ok else 1)
 
 

@@ -200,8 +200,9 @@ def _delete_actions(conn: Connection, keys: frozenset[tuple[str, str]]) -> None:
         )
 
 
-def _keys(*frames: pd.DataFrame) -> set[tuple[str, str]]:
-    return {key for frame in frames for key in zip(frame["symbol"], frame["asset_class"], strict=True)}
+def keys_of(*frames: pd.DataFrame) -> frozenset[tuple[str, str]]:
+    """The (symbol, asset_class) keys the frames hold."""
+    return frozenset(key for frame in frames for key in zip(frame["symbol"], frame["asset_class"], strict=True))
 
 
 def write_price_batch(engine: Engine, batch: PriceBatch, detected_at: datetime | None = None) -> BatchCounts:
@@ -219,7 +220,7 @@ def write_price_batch(engine: Engine, batch: PriceBatch, detected_at: datetime |
             identities=record_identity(conn, batch.identities),
             restatements=record_restatements(conn, batch.restated, detected_at or datetime.now(UTC)),
         )
-        factors = refresh_adjustment_factors(conn, _keys(batch.bars, batch.actions) | set(batch.rewritten))
+        factors = refresh_adjustment_factors(conn, keys_of(batch.bars, batch.actions) | batch.rewritten)
     return replace(counts, factor_segments=factors)
 
 

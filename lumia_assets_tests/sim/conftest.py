@@ -14,12 +14,17 @@ FRIDAY = date(2024, 6, 14)  # the as_of day of ``evening_sim``; the next session
 MONDAY, TUESDAY, THURSDAY = date(2024, 6, 17), date(2024, 6, 18), date(2024, 6, 20)  # Wednesday is Juneteenth
 
 
+def _serving(config: SimConfig) -> Iterator[MarketSimulator]:
+    """A started simulator of ``config`` for the fixture's scope."""
+    simulator = MarketSimulator(config).start()
+    yield simulator
+    simulator.stop()
+
+
 @pytest.fixture(scope="module")
 def frozen_sim() -> Iterator[MarketSimulator]:
     """A small-profile simulator whose clock stands at ``AFTER_THE_CLOSE``."""
-    simulator = MarketSimulator(SimConfig(profile="small", now=AFTER_THE_CLOSE)).start()
-    yield simulator
-    simulator.stop()
+    yield from _serving(SimConfig(profile="small", now=AFTER_THE_CLOSE))
 
 
 @pytest.fixture
@@ -32,9 +37,7 @@ def closed_market(frozen_sim: MarketSimulator) -> MarketSimulator:
 @pytest.fixture(scope="module")
 def evening_sim() -> Iterator[MarketSimulator]:
     """A small-profile simulator as of ``FRIDAY``: its clock starts at 18:00 New York, after the close."""
-    simulator = MarketSimulator(SimConfig(profile="small", as_of=FRIDAY)).start()
-    yield simulator
-    simulator.stop()
+    yield from _serving(SimConfig(profile="small", as_of=FRIDAY))
 
 
 @pytest.fixture

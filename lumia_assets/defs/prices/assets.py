@@ -178,7 +178,8 @@ def materialize_prices(
     sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
     instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, exchanges)
     if config.symbols:
-        instruments = [instrument for instrument in instruments if instrument.symbol in set(config.symbols)]
+        chosen = set(config.symbols)
+        instruments = [instrument for instrument in instruments if instrument.symbol in chosen]
     context.log.info(f"collecting {len(instruments)} symbols over {len(sessions)} dates: {sessions[0]}..{sessions[-1]}")
     settings = Settings.from_env()
     report = collect_prices(

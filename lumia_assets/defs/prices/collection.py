@@ -28,6 +28,7 @@ from lumia_assets.warehouse.store import (
     STATUS_COLUMNS,
     BatchCounts,
     PriceBatch,
+    keys_of,
     record_symbol_status,
     write_price_batch,
 )
@@ -256,10 +257,6 @@ class _Rewrite:
     last_closed: date
 
 
-def _keys(bars: pd.DataFrame) -> frozenset[tuple[str, str]]:
-    return frozenset(zip(bars["symbol"], bars["asset_class"], strict=True))
-
-
 def _without(frame: pd.DataFrame, symbols: set[str]) -> pd.DataFrame:
     return frame[~frame["symbol"].isin(symbols)]
 
@@ -287,17 +284,15 @@ def _restated(engine: Engine, batch: PriceBatch, answers: _Answers, report: Coll
         if outcome.history is not None:
             histories.append(outcome.history)
             rewritten.add((symbol, instrument.asset_class))
-    bars, actions, _ = (
-        _storable(histories, report, rewrite.sessions, rewrite.last_closed)
-        if histories
-        else (pd.DataFrame(columns=list(PRICE_COLUMNS)), pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS)), None)
-    )
+    recorded = replace(batch, restated=found.assign(source=found["symbol"].map(sources)))
+    if not histories:
+        return recorded
+    bars, actions, _ = _storable(histories, report, rewrite.sessions, rewrite.last_closed)
     replaced = {symbol for symbol, _ in rewritten}
     return replace(
-        batch,
+        recorded,
         bars=_frame([_without(batch.bars, replaced), bars], PRICE_COLUMNS),
         actions=_frame([_without(batch.actions, replaced), actions], CORPORATE_ACTION_COLUMNS),
-        restated=found.assign(source=found["symbol"].map(sources)),
         rewritten=frozenset(rewritten),
     )
 
@@ -392,7 +387,7 @@ def collect_prices(
             batch, answers = _batch(outcomes, report, last_closed, watched)
             batch = _restated(engine, batch, answers, report, rewrite, log)
             if replace_actions:
-                batch = replace(batch, rewritten=batch.rewritten | _keys(batch.bars))
+                batch = replace(batch, rewritten=batch.rewritten | keys_of(batch.bars))
             if writing is not None:
                 _count_written(report, writing.result(), log)
             writing = writer.submit(write_price_batch, engine, batch)
