@@ -53,6 +53,19 @@ def test_a_backfill_of_an_old_date_does_not_mask_the_missing_latest_partition(in
     assert result.metadata["expected_partition"].value == "2024-06-05"
 
 
+def test_a_first_evening_that_collected_its_own_session_warns_until_the_earlier_ones_are_backfilled(instance) -> None:
+    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-06-05")  # the schedule's run on the first evening
+    first_evening = datetime(2024, 6, 5, 18, 5, tzinfo=NY)  # due: 2024-06-04, before anything collected
+
+    before_backfill = evaluate_partition_freshness(instance, EQUITY_DEADLINE, first_evening)
+    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-06-03")  # the gap sensor backfills, all but 06-04
+    still_missing = evaluate_partition_freshness(instance, EQUITY_DEADLINE, first_evening)
+
+    assert not before_backfill.passed and before_backfill.severity == dg.AssetCheckSeverity.WARN
+    assert "not yet backfilled" in before_backfill.description
+    assert not still_missing.passed and still_missing.severity == dg.AssetCheckSeverity.ERROR
+
+
 @pytest.mark.parametrize(
     ("now", "due"),
     [

@@ -10,7 +10,7 @@ holiday. These checks compute the due partition from the trading calendar instea
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -18,6 +18,7 @@ from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowF
 from dagster._record import replace
 from dagster._utils.schedules import get_latest_completed_cron_tick
 
+from lumia_assets import clock
 from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.check_results import ERROR, WARN
@@ -107,6 +108,8 @@ def evaluate_partition_freshness(
 
     Before the asset's first materialization the check fails as a WARN, "not yet collected": nothing has gone
     stale yet, so it alerts no one, and the sensor runs it again once the first collection materializes the asset.
+    A due partition older than every collected one is history the gap sensor has yet to backfill (a first evening
+    collects its own session before the earlier ones): a WARN too.
     """
     due = deadline.due_partition(now)
     records = instance.fetch_materializations(
@@ -118,9 +121,13 @@ def evaluate_partition_freshness(
         metadata[FRESH_UNTIL] = dg.MetadataValue.timestamp(deadline.next_deadline(now).timestamp())
         return dg.AssetCheckResult(passed=True, description=f"partition {due} arrived", metadata=metadata)
     due_by = f"partition {due} was due by {deadline.due_at(due):%Y-%m-%d %H:%M %Z}"
-    if instance.get_latest_materialization_event(deadline.asset_key) is None:
-        name = deadline.asset_key.to_user_string()
+    name = deadline.asset_key.to_user_string()
+    materialized = instance.get_materialized_partitions(deadline.asset_key)
+    if not materialized:
         severity, description = WARN, f"not yet collected: {name} was never materialized ({due_by})"
+    elif due.isoformat() < min(materialized):
+        first = min(materialized)
+        severity, description = WARN, f"not yet backfilled: {due_by}, before the first collected one ({first})"
     else:
         severity, description = ERROR, f"{due_by} and has not arrived"
     return dg.AssetCheckResult(passed=False, severity=severity, description=description, metadata=metadata)
@@ -136,7 +143,7 @@ def partition_freshness_check(asset: dg.AssetsDefinition, deadline: PartitionDea
         "02:00 UTC the next day) has been materialized. Backfills of older dates don't count.",
     )
     def latest_partition_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        return evaluate_partition_freshness(context.instance, deadline, datetime.now(UTC))
+        return evaluate_partition_freshness(context.instance, deadline, clock.utc_now())
 
     return latest_partition_fresh
 

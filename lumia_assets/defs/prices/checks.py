@@ -7,7 +7,7 @@ A partitioned check in a range run evaluates every date of the range and names t
 """
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -156,7 +156,7 @@ def equity_adjustments_consistent(
 def secondary_closes(primary: pd.DataFrame, pairs: pd.DataFrame, upstream: UpstreamResource) -> pd.DataFrame:
     """Closes of each sampled pair from the first configured exchange listing it other than its stored source."""
     first, last = primary["date"].min(), primary["date"].max()
-    session, today = upstream.client().requests_session(), datetime.now(UTC).date()
+    session, today = upstream.client().requests_session(), clock.utc_now().date()
     exchanges: dict[str, Any] = {}
     frames = []
     for symbol, source in primary.groupby("symbol")["source"].first().items():

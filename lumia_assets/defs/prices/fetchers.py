@@ -1,10 +1,11 @@
 """The per-symbol fetch functions the price assets hand to ``collect_prices``: Yahoo for equities, ccxt for crypto."""
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import date
 
 import ccxt
 
+from lumia_assets import clock
 from lumia_assets.defs.prices.collection import Fetch, Instrument
 from lumia_assets.settings import dagster_home
 from lumia_assets.sources.bars import SymbolHistory
@@ -68,7 +69,7 @@ class CryptoFetch:
         A genuine "no data" answer is final; a failing or refusing venue hands over to the next one. The rows
         record the venue they came from in ``source``.
         """
-        today = datetime.now(UTC).date()
+        today = clock.utc_now().date()
         problems: list[str] = []
         for venue in instrument.venues:
             if not serves_range(venue, start, today):
