@@ -35,7 +35,9 @@ REFRESH_BATCH = 500
     owners=OWNERS,
     kinds={"sql"},
     deps=[equity_daily_prices, crypto_daily_prices],
-    automation_condition=dg.AutomationCondition.eager(),
+    # eager, except that it waits for no missing parent partition: history before LUMIA_PRICES_START_DATE is
+    # never collected, so a plain eager() would never fire
+    automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
     description="Adjusted daily prices, derived on read: the view adjusted_prices joins every as-traded bar to the "
     "cumulative split and distribution factors of its date. A new dividend changes every earlier derived value "
     "without rewriting a bar.",
