@@ -61,10 +61,12 @@ def success_rate(runs: dict[str, tuple[set[str], bool]], name: str) -> tuple[int
     return len(mine), (round(100 * sum(mine) / len(mine), 1) if mine else None)
 
 
-def _price_status(engine: Engine, settings: Settings, feed: PriceFeed, due: str, now: datetime) -> dict[str, Any]:
+def _price_status(
+    engine: Engine, settings: Settings, feed: PriceFeed, deadline: PartitionDeadline, due: str, now: datetime
+) -> dict[str, Any]:
     latest = partition_gaps(engine, feed.asset_classes, [datetime.fromisoformat(due).date()]).iloc[0]
     coverage = round(100 * latest["present"] / latest["expected"], 2) if latest["expected"] else 100.0
-    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, settings, now))
+    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, deadline, settings, now))
     return {"coverage_pct": coverage, "gaps": int(gaps["missing"].sum())}
 
 

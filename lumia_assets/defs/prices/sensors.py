@@ -1,11 +1,13 @@
 """Gap recovery: a sensor that turns missing (symbol, date) cells into repair runs, each cell on its own schedule.
 
-Every missing cell of the last ``LUMIA_GAP_LOOKBACK_DAYS`` is tracked (``warehouse/repairs.py``): due at once, then
-again after 15 minutes, 1 hour, 6 hours and daily, until ``LUMIA_GAP_MAX_DAYS`` after it was found, when it is
-marked unavailable with the upstream's last answer. A repair run fetches only the due symbols of its dates;
-adjacent dates share one range run, so a week-long outage costs one request per affected symbol. At most
-``LUMIA_GAP_MAX_RUNS`` repairs are in flight and a date being repaired is not requested again, so a tick asks for
-at most that many runs, each of at most one request per due symbol.
+Every missing cell of the last ``LUMIA_GAP_LOOKBACK_DAYS`` whose partition is due (equities at 20:00 New York,
+crypto at 02:00 UTC the next day, as the freshness checks count: the daily schedule has had its turn first) is
+tracked (``warehouse/repairs.py``): due at once, then again after 15 minutes, 1 hour, 6 hours and daily, until
+``LUMIA_GAP_MAX_DAYS`` after it was found, when it is marked unavailable with the upstream's last answer. A
+repair run fetches only the due symbols of its dates; adjacent dates share one range run, so a week-long outage
+costs one request per affected symbol. At most ``LUMIA_GAP_MAX_RUNS`` repairs are in flight and a date being
+repaired is not requested again, so a tick asks for at most that many runs, each of at most one request per due
+symbol.
 """
 
 from collections.abc import Sequence
@@ -17,6 +19,7 @@ import pandas as pd
 
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
+from lumia_assets.defs.monitoring.freshness import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
 from lumia_assets.defs.prices.assets import PriceFeed
 from lumia_assets.defs.prices.jobs import (
     FEEDS,
@@ -33,6 +36,7 @@ from lumia_assets.warehouse.gaps import missing_cells
 
 TRIGGER_TAG = "lumia/trigger"
 GAP_REPAIR = "gap_repair"
+DEADLINES = {"equity": EQUITY_DEADLINE, "crypto": CRYPTO_DEADLINE}
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -41,9 +45,10 @@ IN_FLIGHT = [
 ]
 
 
-def recent_dates(feed: PriceFeed, settings: Settings, now: datetime) -> list[date]:
-    """The feed's closed dates of the last ``gap_lookback_days`` days, not before the configured start."""
-    last = feed.last_closed(now)
+def recent_dates(feed: PriceFeed, deadline: PartitionDeadline, settings: Settings, now: datetime) -> list[date]:
+    """The feed's dates of the last ``gap_lookback_days`` days that are due by ``deadline``, not before the
+    configured start. A date that has closed but is not due yet is the schedule's to collect, not a gap."""
+    last = deadline.due_partition(now)
     first = max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
     return calendar_dates(feed.calendar, first, last)
 
@@ -126,7 +131,7 @@ def plan_repairs(
 )
 def price_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     settings, engine, now = Settings.from_env(), warehouse.engine(), clock.utc_now()
-    calendars = {name: recent_dates(feed, settings, now) for name, (feed, _, _) in FEEDS.items()}
+    calendars = {name: recent_dates(feed, DEADLINES[name], settings, now) for name, (feed, _, _) in FEEDS.items()}
     due: dict[str, pd.DataFrame] = {}
     for name, (feed, _, _) in FEEDS.items():
         missing = missing_cells(engine, feed.asset_classes, calendars[name])
