@@ -210,6 +210,9 @@ def materialize_prices(
             f"{report.success_rate:.1%} < {config.min_success_rate:.0%}); what was fetched is stored, the rest are "
             f"gaps: {metadata['failed_sample']}",
             metadata=metadata,
+            # the gap sensor retries each failed cell on its own back-off; a step retry would re-fetch the whole
+            # partition into the same storm a minute later
+            allow_retries=False,
         )
     return dg.MaterializeResult(metadata=metadata)
 
