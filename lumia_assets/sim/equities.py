@@ -81,6 +81,7 @@ class Instrument:
     listed_on: date | None = None  # None: listed since before history_start
     delisted_on: date | None = None  # first day it no longer trades
     fund_family: str | None = None
+    share_class_of: str | None = None  # a renamed fund: the first ticker of its SEC share class (it keeps the id)
 
     def listed_at(self, day: date) -> bool:
         """True when a directory published on ``day`` lists this instrument."""
@@ -250,6 +251,20 @@ class EquityMarket:
         else:
             code = next((c for c, (full, _) in OTHER_EXCHANGES.items() if full == exchange.upper()), "N")
             self._put(_other_listing(symbol, name, asset_class, code, listed_on=day))
+
+    def rename(self, symbol: str, new_symbol: str, day: date) -> None:
+        """From ``day`` on, the fund ``symbol`` trades as ``new_symbol``: the old ticker leaves the directory, the
+        new one is listed with its own bars, and SEC keeps the share class and series ids of the old one."""
+        old = self._instrument(symbol)
+        if old.asset_class != "mutual_fund":
+            raise ValueError(f"{symbol} is a {old.asset_class}: only funds rename here (SEC's class id links them)")
+        with self._lock:
+            if new_symbol in self._instruments:
+                raise ValueError(f"cannot rename {symbol} to {new_symbol}: the simulated market lists it already")
+            self.delist(symbol, day)
+            spellings = {"yahoo_symbol": new_symbol, "cqs_symbol": new_symbol, "nasdaq_symbol": new_symbol}
+            self._put(replace(old, symbol=new_symbol, **spellings, listed_on=day, delisted_on=None,
+                              share_class_of=old.share_class_of or symbol))  # fmt: skip
 
     def reset(self) -> None:
         """Undo every mutation (the clock is the simulator's to reset)."""

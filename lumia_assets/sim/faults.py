@@ -80,6 +80,11 @@ class FaultPlan:
             self._faults.append(fault)
         return fault
 
+    def remove(self, fault: Fault) -> None:
+        """Lift one fault that ``inject`` returned."""
+        with self._lock:
+            self._faults.remove(fault)
+
     def clear(self) -> None:
         """Lift every fault and restart the seeded draws."""
         with self._lock:

@@ -24,7 +24,8 @@ def _number(text: str) -> int:
 
 
 def _fund_row(fund: Instrument) -> list[object]:
-    return [_number(fund.fund_family or ""), f"S{_number(fund.name):09d}", f"C{_number(fund.symbol):09d}", fund.symbol]
+    share_class = fund.share_class_of or fund.symbol  # a renamed fund keeps its class id
+    return [_number(fund.fund_family or ""), f"S{_number(fund.name):09d}", f"C{_number(share_class):09d}", fund.symbol]
 
 
 def _listing_row(listing: Instrument) -> list[object]:

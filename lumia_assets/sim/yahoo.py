@@ -22,8 +22,17 @@ CONSENT_PAGE = (
 )
 
 
+def chart_error_body(code: str, description: str) -> dict[str, object]:
+    """The chart API's error answer."""
+    return {"chart": {"result": None, "error": {"code": code, "description": description}}}
+
+
+# Yahoo's answer (HTTP 404) for a symbol it has no bars for: a delisted one, or every symbol during an outage
+NO_DATA_BODY = chart_error_body("Not Found", "No data found, symbol may be delisted")
+
+
 def _chart_error(code: str, description: str, status: int) -> SimResponse:
-    return SimResponse.json({"chart": {"result": None, "error": {"code": code, "description": description}}}, status)
+    return SimResponse.json(chart_error_body(code, description), status)
 
 
 def _trading_period(day: date) -> dict[str, dict[str, object]]:
@@ -161,7 +170,7 @@ class YahooApp:
     def _chart(self, request: SimRequest, symbol: str) -> SimResponse:
         instrument = self._known(symbol)
         if instrument is None:
-            return _chart_error("Not Found", "No data found, symbol may be delisted", 404)
+            return SimResponse.json(NO_DATA_BODY, 404)
         if request.param("interval", "1d") != "1d":
             return _chart_error("Unprocessable Entity", "the simulator serves interval=1d only", 422)
         now = self.market.clock.now()

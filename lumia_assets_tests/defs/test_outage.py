@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from lumia_assets.calendars import equity_sessions
 from lumia_assets.defs.prices.assets import equity_daily_prices
 from lumia_assets.defs.resources import warehouse_engine
+from lumia_assets.sim.yahoo import NO_DATA_BODY
 from lumia_assets.warehouse.gaps import missing_cells
 from lumia_assets_tests.defs.prices_helpers import active_equities, evening, load_universes, materialize, settings_for
 
@@ -19,9 +20,6 @@ pytestmark = pytest.mark.slow
 EQUITY = ("stock", "etf", "mutual_fund")
 DAYS = equity_sessions(date(2024, 10, 21), date(2024, 10, 28))
 YAHOO_CHART = "query2.finance.yahoo.com"
-NOT_FOUND = {
-    "chart": {"result": None, "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"}}
-}
 
 
 def _statuses(warehouse_url: str) -> pd.DataFrame:
@@ -46,7 +44,7 @@ def priced(sim, warehouse_url, tmp_path, monkeypatch):
     "outage",
     [
         pytest.param({"kind": "missing_candles"}, id="no bars, with metadata"),
-        pytest.param({"kind": "status", "status": 404, "body": NOT_FOUND}, id="not found, without metadata"),
+        pytest.param({"kind": "status", "status": 404, "body": NO_DATA_BODY}, id="not found, without metadata"),
     ],
 )
 def test_a_day_of_no_data_for_everyone_changes_no_status_fails_the_run_and_stays_a_gap(
@@ -58,7 +56,7 @@ def test_a_day_of_no_data_for_everyone_changes_no_status_fails_the_run_and_stays
         yahoo_symbols = {s.replace(".", "-") for s in symbols} | set(symbols)
         sim.faults.inject(YAHOO_CHART, "missing_candles", candles={(s, DAYS[-1]) for s in yahoo_symbols})
     else:
-        sim.faults.inject(YAHOO_CHART, "status", status=404, body=NOT_FOUND, path_contains="/v8/finance/chart/")
+        sim.faults.inject(YAHOO_CHART, "status", status=404, body=NO_DATA_BODY, path_contains="/v8/finance/chart/")
 
     result = materialize(settings_for(sim, warehouse_url), [equity_daily_prices], DAYS[-1])
 

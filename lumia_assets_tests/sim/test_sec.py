@@ -45,3 +45,16 @@ def test_the_fund_file_lists_every_listed_fund_with_series_and_class_ids(sim: Ma
     assert payload["fields"] == ["cik", "seriesId", "classId", "symbol"]
     assert {row[3] for row in payload["data"]} == set(funds["symbol"])
     assert all(row[1].startswith("S") and row[2].startswith("C") and len(row[1]) == 10 for row in payload["data"])
+
+
+def test_a_renamed_fund_keeps_its_share_class_and_series_under_the_new_ticker(sim: MarketSimulator) -> None:
+    universe = sim.equities.universe()
+    fund = universe[~universe["test_issue"] & universe["asset_class"].eq("mutual_fund")
+                    & universe["delisted_on"].isna()]["symbol"].iloc[0]  # fmt: skip
+    before = {row[3]: row for row in _get(sim, "company_tickers_mf.json", DECLARED).json()["data"]}
+
+    sim.equities.rename(fund, "LMNRX", sim.now.date())
+    after = {row[3]: row for row in _get(sim, "company_tickers_mf.json", DECLARED).json()["data"]}
+
+    assert fund not in after
+    assert after["LMNRX"][:3] == before[fund][:3]  # cik, seriesId, classId
