@@ -41,6 +41,21 @@ def evening(day: date) -> datetime:
     return datetime.combine(day, time(18), ZoneInfo("America/New_York")).astimezone(UTC)
 
 
+def quiet_symbols(sim: MarketSimulator, asset_class: str, count: int, start: date) -> list[str]:
+    """``count`` symbols of ``asset_class`` listed throughout, with no corporate action of their own from ``start``."""
+    universe = sim.equities.universe()
+    candidates = universe[(universe["asset_class"] == asset_class) & ~universe["test_issue"]
+                          & universe["listed_on"].isna() & universe["delisted_on"].isna()]  # fmt: skip
+    chosen = []
+    for symbol in candidates["symbol"]:
+        actions = sim.equities.corporate_actions(symbol)
+        if actions.empty or (actions["date"] < start).all():
+            chosen.append(symbol)
+        if len(chosen) == count:
+            return chosen
+    raise AssertionError(f"the simulator has no {count} quiet {asset_class} symbols from {start}")
+
+
 def settings_for(sim: MarketSimulator, warehouse_url: str) -> Settings:
     return replace(Settings.from_env(), warehouse_url=warehouse_url, upstream_url=sim.url, rate_limits=FAST_BUDGETS)
 

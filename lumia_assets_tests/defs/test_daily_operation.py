@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from lumia_assets.calendars import equity_sessions
 from lumia_assets.defs.prices.assets import equity_daily_prices
 from lumia_assets.defs.resources import warehouse_engine
-from lumia_assets.sim import MarketSimulator
 from lumia_assets_tests.defs.checks_helpers import run_checks
 from lumia_assets_tests.defs.prices_helpers import (
     PRICE_VALUES,
@@ -25,6 +24,7 @@ from lumia_assets_tests.defs.prices_helpers import (
     load_universes,
     materialize,
     metadata_of,
+    quiet_symbols,
     served_truth,
     settings_for,
     stored_prices,
@@ -36,29 +36,14 @@ FIRST, D0 = date(2024, 9, 23), date(2024, 10, 1)  # the first collection: a rang
 SESSIONS = equity_sessions(date(2024, 10, 2), date(2024, 10, 15))  # then one partition per evening
 
 
-def _plain(sim: MarketSimulator, asset_class: str, count: int, start: date, end: date) -> list[str]:
-    """``count`` symbols of ``asset_class`` trading throughout, with no action of their own from ``start`` on."""
-    universe = sim.equities.universe()
-    candidates = universe[(universe["asset_class"] == asset_class) & ~universe["test_issue"]
-                          & universe["listed_on"].isna() & universe["delisted_on"].isna()]  # fmt: skip
-    chosen = []
-    for symbol in candidates["symbol"]:
-        actions = sim.equities.corporate_actions(symbol)
-        if actions.empty or (actions["date"] < start).all():
-            chosen.append(symbol)
-        if len(chosen) == count:
-            return chosen
-    raise AssertionError(f"the simulator has no {count} quiet {asset_class} symbols between {start} and {end}")
-
-
 @pytest.fixture
 def market(sim, warehouse_url, tmp_path, monkeypatch):
     """The simulator at D0's evening with a 2:1 split, a 1:10 reverse split, a dividend of about 4% and a fund's capital
     gain paid inside its dividend ahead, and a warehouse holding the universes."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     sim.set_clock(evening(D0))
-    split, reverse, payer = _plain(sim, "stock", 3, FIRST, SESSIONS[-1])
-    [fund] = _plain(sim, "mutual_fund", 1, FIRST, SESSIONS[-1])
+    split, reverse, payer = quiet_symbols(sim, "stock", 3, FIRST)
+    [fund] = quiet_symbols(sim, "mutual_fund", 1, FIRST)
     equities = sim.equities
     equities.add_split(split, SESSIONS[2], 2.0)
     equities.add_split(reverse, SESSIONS[4], 0.1)
