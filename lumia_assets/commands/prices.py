@@ -14,15 +14,13 @@ from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.commands.output import print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
-from lumia_assets.defs.monitoring.freshness import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
 from lumia_assets.defs.prices.assets import PriceFeed
 from lumia_assets.defs.prices.jobs import FEEDS, range_tags
-from lumia_assets.defs.prices.sensors import recent_dates
+from lumia_assets.defs.prices.sensors import DEADLINES, recent_dates
 from lumia_assets.instance import get_instance
 from lumia_assets.settings import Settings
 
 SUMMARY_KEYS = ("first_date", "last_date", "rows_written", "coverage_pct", "symbols_failed", "upstream_requests")
-DEADLINES: dict[str, PartitionDeadline] = {"equity": EQUITY_DEADLINE, "crypto": CRYPTO_DEADLINE}
 
 
 class AssetChoice(StrEnum):
@@ -143,7 +141,7 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
     for name in feed_names:
         feed = FEEDS[name].feed
         now = clock.utc_now()
-        lookback = recent_dates(feed, settings, now)
+        lookback = recent_dates(feed, DEADLINES[name], settings, now)
         first = start or (lookback[0] if lookback else settings.prices_start)
         dates = closed_dates(feed, first, end or feed.last_closed(now)) if start or end else lookback
         counts = partition_gaps(engine, feed.asset_classes, dates)

@@ -98,7 +98,7 @@ def asset_status(
         status["latest_partition"] = freshness.metadata["expected_partition"].value
         status["fresh"] = status["fresh"] and freshness.passed
         if engine is not None:
-            status.update(_price_status(engine, settings, feed, status["latest_partition"], now))
+            status.update(_price_status(engine, settings, feed, deadline, status["latest_partition"], now))
             status["latest_partition_filled"] = (
                 freshness.passed and status["coverage_pct"] >= settings.coverage_threshold
             )
