@@ -101,7 +101,7 @@ class Timelapse:
 
     def window(self, change: Change) -> tuple[datetime, datetime]:
         """When ``change`` was in force: from its first session's midnight to the next session's after its last."""
-        last = len(self.sessions) - 1 if change.last is None else change.last
+        last = len(self.sessions) - 1 if change.last is None else min(change.last, len(self.sessions) - 1)
         return midnight(self.sessions[change.first]), midnight(self.next_session(last))
 
     def next_session(self, index: int) -> date:
@@ -184,6 +184,7 @@ def run_timelapse(
     so far and a summary of the session (logged by default). The LUMIA_* environment must be ``environment``'s."""
     days = equity_sessions(FIRST_SESSION, FIRST_SESSION + timedelta(days=2 * sessions + 10))[:sessions]
     changes, symbols = scenario(sim, days)
+    changes = [change for change in changes if change.first < len(days)]  # a shorter run stops the scenario early
     timelapse = Timelapse(days, changes, symbols, instance)
     daemon = Daemon(defs, instance, sim, SENSORS, timelapse.runs)
     sim.set_clock(midnight(days[0]))
