@@ -43,21 +43,17 @@ FULL_SIZE_BUDGETS = FAST_BUDGETS.replace("query2.finance.yahoo.com=100:20", "que
 
 def session_figures(timelapse: Timelapse) -> list[dict[str, Any]]:
     """Per session: wall time, runs, alerts, what changed, and the wall-time ratio to the median calm session."""
-    calm = [
-        seconds
-        for index, seconds in enumerate(timelapse.seconds)
-        if index > 0 and not any(change.first == index or (change.raises and _within(timelapse, change, index))
-                                 for change in timelapse.changes)
-    ]  # fmt: skip
+    changed = {change.first for change in timelapse.changes}
+    calm = [seconds for index, seconds in enumerate(timelapse.seconds)
+            if index > 0 and index not in changed and not timelapse.troubled(index)]  # fmt: skip
     baseline = statistics.median(calm) if calm else None
     figures = []
     for index, seconds in enumerate(timelapse.seconds):
-        day = timelapse.sessions[index]
-        runs = [run for run in timelapse.runs if run.at.date() >= day and run.at.date() < timelapse.next_session(index)]
+        runs = timelapse.runs_of(index)
         figures.append(
             {
                 "session": index,
-                "date": day.isoformat(),
+                "date": timelapse.sessions[index].isoformat(),
                 "changes": [c.what for c in timelapse.changes if c.first == index],
                 "wall_s": round(seconds, 1),
                 "runs": len(runs),
@@ -67,11 +63,6 @@ def session_figures(timelapse: Timelapse) -> list[dict[str, Any]]:
             }
         )
     return figures
-
-
-def _within(timelapse: Timelapse, change: Any, index: int) -> bool:
-    last = change.first if change.last is None else change.last
-    return change.first <= index <= last
 
 
 def verdict(sim: MarketSimulator, url: str, timelapse: Timelapse) -> dict[str, Any]:

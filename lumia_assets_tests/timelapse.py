@@ -107,6 +107,21 @@ class Timelapse:
     def next_session(self, index: int) -> date:
         return self.sessions[index + 1] if index + 1 < len(self.sessions) else self.sessions[index] + timedelta(1)
 
+    def session_end(self, index: int) -> datetime:
+        """Where session ``index``'s stretch of time ends: the next session's midnight (the last: the morning after)."""
+        last = index + 1 == len(self.sessions)
+        return midnight(self.next_session(index)) + (MORNING_AFTER if last else timedelta())
+
+    def runs_of(self, index: int) -> list[RunOutcome]:
+        """The runs launched from session ``index``'s midnight to its end."""
+        start, end = midnight(self.sessions[index]), self.session_end(index)
+        return [run for run in self.runs if start <= run.at < end]
+
+    def troubled(self, index: int) -> bool:
+        """Whether a real problem was in force during session ``index``."""
+        day = midnight(self.sessions[index])
+        return any(start <= day < end for start, end in (self.window(c) for c in self.changes if c.raises))
+
     def unexpected_alerts(self) -> list[tuple[datetime, str]]:
         """Alerts raised outside every real problem's window, or naming an asset the problem does not affect."""
         problems = [(self.window(c), c.raises) for c in self.changes if c.raises]
@@ -196,11 +211,9 @@ def run_timelapse(
                 sim.faults.remove(faults.pop(number))
             if change.first == index and (fault := change.start(sim, day)) is not None:
                 faults[number] = fault
-        last = index + 1 == len(days)
-        until = midnight(timelapse.next_session(index)) + (MORNING_AFTER if last else timedelta())
-        daemon.advance(until, SENSOR_INTERVAL)  # this session and the days up to the next (weekends, holidays)
+        daemon.advance(timelapse.session_end(index), SENSOR_INTERVAL)  # up to the next session (weekends, holidays)
         timelapse.seconds.append(time.monotonic() - started)
-        today = [run for run in timelapse.runs if midnight(day) <= run.at < until]
+        today = timelapse.runs_of(index)
         alerts = [alert for run in today for alert in run.alerts]
         happened = "; ".join(c.what for c in changes if c.first == index) or "nothing new"
         summary = (f"session {index} {day}: {happened}; {len(today)} runs, {len(alerts)} alerts in "

@@ -125,8 +125,7 @@ def evaluate_partition_freshness(
     materialized = instance.get_materialized_partitions(deadline.asset_key)
     if not materialized:
         severity, description = WARN, f"not yet collected: {name} was never materialized ({due_by})"
-    elif due.isoformat() < min(materialized):
-        first = min(materialized)
+    elif due.isoformat() < (first := min(materialized)):
         severity, description = WARN, f"not yet backfilled: {due_by}, before the first collected one ({first})"
     else:
         severity, description = ERROR, f"{due_by} and has not arrived"
