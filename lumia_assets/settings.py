@@ -6,6 +6,7 @@ validation, so that the README, the resources and the CLI agree on one list.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,12 +75,33 @@ _parse_positive_float = _positive(float, "a number")
 _parse_positive_int = _positive(int, "a whole number")
 
 
-def _parse_rate_limits(name: str, raw: str) -> str:
-    """Validate ``HOST=RATE[:BURST],...``; the session layer parses it again when it builds the budgets."""
-    from lumia_assets.sources.policy import parse_host_rates
+def parse_rate_spec(spec: str) -> dict[str, tuple[float, float | None]]:
+    """``"api.binance.com=10:20,query2.finance.yahoo.com=5"`` (comma-separated ``HOST=RATE[:BURST]``) as
+    ``{host: (rate, burst or None)}``; a malformed entry is a ``ValueError`` naming it."""
+    return dict(_parse_rate_entry(entry) for entry in filter(None, (part.strip() for part in spec.split(","))))
 
+
+def _parse_rate_entry(entry: str) -> tuple[str, tuple[float, float | None]]:
+    problem = ValueError(
+        f"bad rate limit entry {entry!r}: expected HOST=RATE[:BURST] with RATE > 0 and BURST >= 1, "
+        "e.g. api.binance.com=10:20"
+    )
+    host, equals, numbers = (part.strip() for part in entry.partition("="))
+    rate_text, _, burst_text = numbers.partition(":")
     try:
-        parse_host_rates(raw)
+        rate = float(rate_text)
+        burst = float(burst_text) if burst_text else None
+    except ValueError:
+        raise problem from None
+    if not (host and equals and math.isfinite(rate) and rate > 0) or (burst is not None and not 1 <= burst < math.inf):
+        raise problem
+    return host, (rate, burst)
+
+
+def _parse_rate_limits(name: str, raw: str) -> str:
+    """Validate ``HOST=RATE[:BURST],...``; the session layer applies it when it builds the budgets."""
+    try:
+        parse_rate_spec(raw)
     except ValueError as exc:
         raise SettingsError(f"{name}: {exc}") from exc
     return raw

@@ -19,7 +19,8 @@ import dagster as dg
 from dagster._core.test_utils import freeze_time
 from dagster._utils.schedules import cron_string_iterator
 
-from lumia_assets.defs.monitoring.alerts import failed_error_checks, run_assets, run_partitions
+from lumia_assets.defs.monitoring.alerts import failed_error_checks
+from lumia_assets.operations.runs import run_assets, run_partitions
 from lumia_assets.sim import MarketSimulator
 
 FRESHNESS_SENSOR = "freshness_checks_sensor"

@@ -8,7 +8,7 @@ import typer
 
 from lumia_assets.commands.output import engine, print_json, settings
 from lumia_assets.instance import get_instance
-from lumia_assets.monitoring.cleanup import cleanup as run_cleanup
+from lumia_assets.operations.cleanup import cleanup as run_cleanup
 
 
 def cleanup(

@@ -8,7 +8,7 @@ import typer
 
 from lumia_assets.commands.output import engine, print_json, print_table, settings
 from lumia_assets.instance import get_instance
-from lumia_assets.monitoring.status import health_status
+from lumia_assets.operations.status import health_status
 
 STATUS_COLUMNS = (
     "asset", "last_materialization", "age_hours", "fresh", "latest_partition", "latest_partition_filled",

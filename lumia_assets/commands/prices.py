@@ -14,9 +14,8 @@ from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.commands.output import print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
-from lumia_assets.defs.prices.assets import PriceFeed
-from lumia_assets.defs.prices.jobs import FEEDS, range_tags
-from lumia_assets.defs.prices.sensors import DEADLINES, recent_dates
+from lumia_assets.defs.prices.jobs import FEED_JOBS, range_tags
+from lumia_assets.engine.feeds import EQUITY_FEED, FEEDS, PriceFeed, recent_dates
 from lumia_assets.instance import get_instance
 from lumia_assets.settings import Settings
 
@@ -50,8 +49,9 @@ def closed_dates(feed: PriceFeed, start: date, end: date) -> list[date]:
 def latest_range(feed_name: str, now: datetime) -> tuple[date, date]:
     """What ``collect`` fills: up to the latest closed date, from the partition the freshness checks expect when
     that one is older (between a session's close and its deadline), so one collection makes a new instance fresh."""
-    last = FEEDS[feed_name].feed.last_closed(now)
-    return min(DEADLINES[feed_name].due_partition(now), last), last
+    feed = FEEDS[feed_name]
+    last = feed.last_closed(now)
+    return min(feed.deadline.due_partition(now), last), last
 
 
 def _run(
@@ -79,7 +79,7 @@ def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> 
 
 
 def _collect_range(console: Console, feed_name: str, first: date, last: date, instance: dg.DagsterInstance) -> bool:
-    feed, job, _ = FEEDS[feed_name]
+    feed, job = FEED_JOBS[feed_name]
     dates = closed_dates(feed, first, last)
     if not dates:
         console.print(f"{feed_name}: nothing closed between {first} and {last}")
@@ -139,9 +139,9 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
     engine = warehouse_engine(settings.warehouse_url)
     rows: list[dict[str, Any]] = []
     for name in feed_names:
-        feed = FEEDS[name].feed
+        feed = FEEDS[name]
         now = clock.utc_now()
-        lookback = recent_dates(feed, DEADLINES[name], settings, now)
+        lookback = recent_dates(feed, settings, now)
         first = start or (lookback[0] if lookback else settings.prices_start)
         dates = closed_dates(feed, first, end or feed.last_closed(now)) if start or end else lookback
         counts = partition_gaps(engine, feed.asset_classes, dates)
@@ -181,7 +181,6 @@ def restate(
 ) -> None:
     """Re-fetch and rewrite the whole history of the equities with a recorded split or distribution (one request
     each): after upgrading a warehouse written before the as-traded record, or to rebuild chosen symbols."""
-    from lumia_assets.defs.prices.assets import EQUITY_FEED
     from lumia_assets.defs.resources import warehouse_engine
     from lumia_assets.warehouse.adjustments import adjusted_symbols
 

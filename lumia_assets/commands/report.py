@@ -11,7 +11,7 @@ import typer
 
 from lumia_assets.commands.output import engine, print_json, print_table, settings
 from lumia_assets.instance import get_instance
-from lumia_assets.monitoring.reports import COUNTERS, TRENDS, daily_report, plot_weekly, weekly_report
+from lumia_assets.operations.run_reports import COUNTERS, TRENDS, daily_report, plot_weekly, weekly_report
 from lumia_assets.warehouse.reports import INVENTORY_COLUMNS, inventory
 from lumia_assets.warehouse.restatements import RECORDED_COLUMNS, recorded_restatements
 

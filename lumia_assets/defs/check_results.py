@@ -10,9 +10,14 @@ ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
 
 
-def check_result(result: QualityResult, severity: dg.AssetCheckSeverity, **metadata: Any) -> dg.AssetCheckResult:
-    """Pass or fail with ``severity``; metadata holds the counts, the failing sample and ``metadata``."""
+def check_result(
+    result: QualityResult, severity: dg.AssetCheckSeverity, key: dg.AssetCheckKey | None = None, /, **metadata: Any
+) -> dg.AssetCheckResult:
+    """Pass or fail with ``severity``, for check ``key`` (needed where one step evaluates several checks);
+    metadata holds the counts, the failing sample and ``metadata``."""
     return dg.AssetCheckResult(
+        asset_key=key.asset_key if key else None,
+        check_name=key.name if key else None,
         passed=result.passed,
         severity=severity,
         description=result.detail,

@@ -58,3 +58,7 @@ def raise_for_status(status: int, host: str, what: str) -> None:
     if status >= 400:
         raise PermanentUpstreamError(message)
     raise MalformedResponseError(f"{message}: not a final answer")
+
+
+class UnknownExchangeError(ValueError):
+    """An exchange id ccxt does not know."""

@@ -7,14 +7,15 @@ import pandas as pd
 import requests
 
 from lumia_assets.frames import CRYPTO_DETAIL_COLUMNS, UNIVERSE_COLUMNS
-from lumia_assets.sources.errors import MalformedResponseError, PermanentUpstreamError, TransientUpstreamError
+from lumia_assets.sources.errors import (
+    MalformedResponseError,
+    PermanentUpstreamError,
+    TransientUpstreamError,
+    UnknownExchangeError,
+)
 
 # Options that keep ccxt to public spot endpoints (no keys, no futures/margin market lists).
 EXCHANGE_OPTIONS = {"binance": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}}
-
-
-class UnknownExchangeError(ValueError):
-    """An exchange id ccxt does not know."""
 
 
 def make_exchange(exchange_id: str, session: requests.Session) -> ccxt.Exchange:

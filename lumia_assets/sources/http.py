@@ -17,14 +17,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from http.cookiejar import Cookie
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import requests
-from curl_cffi import requests as curl_requests
 
 from lumia_assets.settings import DEFAULT_USER_AGENT, Settings
 from lumia_assets.sources.errors import PermanentUpstreamError, TransientUpstreamError
+
+if TYPE_CHECKING:
+    from lumia_assets.sources.curl_session import RoutedCurlSession
 
 ResponseT = TypeVar("ResponseT")
 MAX_REDIRECTS = 10
@@ -137,7 +139,7 @@ def replace_cookie_domain(cookie: Cookie, domain: str) -> Cookie:
     return rehomed
 
 
-class _UpstreamRouting:
+class UpstreamRouting:
     """Behaviour shared by both session flavours: rewrite, time out, count, and apply the policy."""
 
     _upstream_url: str | None
@@ -170,7 +172,7 @@ class _UpstreamRouting:
         return response
 
 
-class RoutedSession(_UpstreamRouting, requests.Session):
+class RoutedSession(UpstreamRouting, requests.Session):
     """A ``requests`` session for plain downloads and for ccxt (``exchange.session``)."""
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
@@ -183,33 +185,6 @@ class RoutedSession(_UpstreamRouting, requests.Session):
         if request.url and self._upstream_url and not request.url.startswith(self._upstream_url):
             request.url = rewrite_url(request.url, self._upstream_url)
         return super().send(request, **kwargs)
-
-
-class RoutedCurlSession(_UpstreamRouting, curl_requests.Session):
-    """A browser-impersonating curl_cffi session for yfinance (Yahoo rejects plain TLS fingerprints)."""
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> curl_requests.Response:
-        follow = kwargs.pop("allow_redirects", True)
-        response = self._routed(method, url, super().request, *args, allow_redirects=False, **kwargs)
-        for _ in range(MAX_REDIRECTS):
-            self._rehome_cookies(url, response)
-            location = response.headers.get("Location")
-            if not (follow and location and 300 <= response.status_code < 400):
-                return response
-            url = urljoin(url, location)
-            response = self._routed("GET", url, super().request, allow_redirects=False, timeout=kwargs.get("timeout"))
-        raise curl_requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {url}")
-
-    def _rehome_cookies(self, url: str, response: curl_requests.Response) -> None:
-        """Under the rewrite, file cookies under the host that set them, as a direct connection would.
-
-        yfinance persists and reuses Yahoo's A3 cookie only when the jar holds it for a ``yahoo`` domain;
-        filed under the loopback address instead, it would re-fetch the cookie before every request.
-        """
-        if self._upstream_url:
-            loopback, names = urlsplit(self._upstream_url).hostname, set(response.cookies.keys())
-            for cookie in [c for c in self.cookies.jar if c.domain == loopback and c.name in names]:
-                self.cookies.jar.set_cookie(replace_cookie_domain(cookie, upstream_host(url)))
 
 
 class HttpClient:
@@ -242,6 +217,8 @@ class HttpClient:
 
     def yfinance_session(self) -> RoutedCurlSession:
         """A session for yfinance's ``session=``: impersonates a browser like yfinance's own default."""
+        from lumia_assets.sources.curl_session import RoutedCurlSession  # curl_cffi loads in equity steps only
+
         session = RoutedCurlSession(impersonate="chrome")
         session._configure(self.upstream_url, self.timeout, self.stats, self.policy)
         return session

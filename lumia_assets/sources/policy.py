@@ -9,7 +9,6 @@ re-raised. One :class:`ResilientPolicy` is shared by every session and thread of
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from lumia_assets.settings import parse_rate_spec
 from lumia_assets.sources.breaker import CircuitBreaker, Transition
 from lumia_assets.sources.ratelimit import HostBudget, HostRate, RateBudgets, host_rate
 from lumia_assets.sources.retry import Retrier, is_retryable_status
@@ -42,26 +42,12 @@ def parse_host_rates(spec: str) -> dict[str, HostRate]:
 
     A missing burst keeps the host's default burst-to-rate ratio; the host's default weight limit is kept.
     """
-    return dict(_parse_host_rate(entry) for entry in filter(None, (part.strip() for part in spec.split(","))))
-
-
-def _parse_host_rate(entry: str) -> tuple[str, HostRate]:
-    problem = ValueError(
-        f"bad rate limit entry {entry!r}: expected HOST=RATE[:BURST] with RATE > 0 and BURST >= 1, "
-        "e.g. api.binance.com=10:20"
-    )
-    host, equals, numbers = (part.strip() for part in entry.partition("="))
-    rate_text, _, burst_text = numbers.partition(":")
-    try:
-        rate = float(rate_text)
-        burst = float(burst_text) if burst_text else None
-    except ValueError:
-        raise problem from None
-    if not (host and equals and math.isfinite(rate) and rate > 0) or (burst is not None and not 1 <= burst < math.inf):
-        raise problem
-    default = host_rate(host)
-    burst = burst if burst is not None else max(1.0, rate * default.burst / default.rate)
-    return host, dataclasses.replace(default, rate=rate, burst=burst)
+    rates = {}
+    for host, (rate, burst) in parse_rate_spec(spec).items():
+        default = host_rate(host)
+        burst = burst if burst is not None else max(1.0, rate * default.burst / default.rate)
+        rates[host] = dataclasses.replace(default, rate=rate, burst=burst)
+    return rates
 
 
 class ResilientPolicy:

@@ -9,12 +9,12 @@ would pass ``max_seconds`` since the first attempt, whichever comes first.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import requests
-from curl_cffi import requests as curl_requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result, stop_after_attempt
 
 from lumia_assets.sources.ratelimit import retry_after_seconds
@@ -25,10 +25,6 @@ RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError,  # refused, reset, DNS, TLS, connect timeouts
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,  # connection dropped mid-body
-    curl_requests.exceptions.ConnectionError,
-    curl_requests.exceptions.Timeout,
-    curl_requests.exceptions.ChunkedEncodingError,
-    curl_requests.exceptions.IncompleteRead,
     ConnectionError,  # builtin: resets raised below the HTTP library
     TimeoutError,
 )
@@ -46,9 +42,18 @@ def is_retryable_status(status: int) -> bool:
     return status in (418, 429) or status >= 500
 
 
+def curl_transport_errors() -> tuple[type[BaseException], ...]:
+    """curl_cffi's timeouts and connection failures, once curl_cffi is loaded: only a curl_cffi session, which
+    imported it, can raise them (it loads in equity steps only)."""
+    curl = sys.modules.get("curl_cffi.requests.exceptions")
+    if curl is None:
+        return ()
+    return (curl.ConnectionError, curl.Timeout, curl.ChunkedEncodingError, curl.IncompleteRead)
+
+
 def is_retryable_exception(exc: BaseException) -> bool:
     """Timeouts and connection failures are worth another attempt; anything else is a bug or a refusal."""
-    return isinstance(exc, RETRYABLE_EXCEPTIONS)
+    return isinstance(exc, RETRYABLE_EXCEPTIONS + curl_transport_errors())
 
 
 def _is_retryable_answer(response: Answer) -> bool:

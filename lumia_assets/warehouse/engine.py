@@ -11,9 +11,6 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -136,6 +133,10 @@ def migrate(engine: Engine) -> None:
 
     PostgreSQL serialises concurrent upgrades with an advisory lock, SQLite with a lock file beside the database.
     """
+    from alembic import command  # loads where a warehouse is first opened, not with the code location
+    from alembic.config import Config
+    from alembic.util.exc import CommandError
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     is_sqlite = engine.dialect.name == "sqlite"

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lumia_assets.cli import app
-from lumia_assets.defs.monitoring.freshness import CRYPTO_DEADLINE, EQUITY_DEADLINE
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE
 from lumia_assets.instance import get_instance
-from lumia_assets.monitoring.cleanup import cleanup
+from lumia_assets.operations.cleanup import cleanup
 from lumia_assets_tests.defs.checks_helpers import CHECKS, execute
 from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, active_equities, settings_for
 

@@ -9,16 +9,11 @@ import dagster as dg
 import pytest
 
 from lumia_assets.definitions import defs
-from lumia_assets.defs.monitoring.freshness import (
-    CRYPTO_DEADLINE,
-    EQUITY_DEADLINE,
-    EQUITY_POLICY,
-    FRESH_UNTIL,
-    evaluate_partition_freshness,
-    freshness_checks_sensor,
-    policy_passes,
-)
+from lumia_assets.defs.monitoring.freshness import EQUITY_POLICY, freshness_checks_sensor
+from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE
+from lumia_assets.operations.freshness import FRESH_UNTIL, evaluate_partition_freshness, policy_passes
 
+EQUITY_KEY, CRYPTO_KEY = (dg.AssetKey(deadline.asset_name) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE))
 NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")
 
 
@@ -34,7 +29,7 @@ def _materialize(instance: dg.DagsterInstance, key: dg.AssetKey, *partitions: st
 
 
 def test_it_fails_when_the_latest_session_is_missing_after_its_deadline(instance) -> None:
-    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-06-03", "2024-06-04")
+    _materialize(instance, EQUITY_KEY, "2024-06-03", "2024-06-04")
 
     before = evaluate_partition_freshness(instance, EQUITY_DEADLINE, datetime(2024, 6, 5, 19, 59, tzinfo=NY))
     after = evaluate_partition_freshness(instance, EQUITY_DEADLINE, datetime(2024, 6, 5, 20, 1, tzinfo=NY))
@@ -45,7 +40,7 @@ def test_it_fails_when_the_latest_session_is_missing_after_its_deadline(instance
 
 
 def test_a_backfill_of_an_old_date_does_not_mask_the_missing_latest_partition(instance) -> None:
-    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-06-04", "2023-01-03")  # the backfill comes last
+    _materialize(instance, EQUITY_KEY, "2024-06-04", "2023-01-03")  # the backfill comes last
 
     result = evaluate_partition_freshness(instance, EQUITY_DEADLINE, datetime(2024, 6, 5, 21, tzinfo=NY))
 
@@ -54,11 +49,11 @@ def test_a_backfill_of_an_old_date_does_not_mask_the_missing_latest_partition(in
 
 
 def test_a_first_evening_that_collected_its_own_session_warns_until_the_earlier_ones_are_backfilled(instance) -> None:
-    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-06-05")  # the schedule's run on the first evening
+    _materialize(instance, EQUITY_KEY, "2024-06-05")  # the schedule's run on the first evening
     first_evening = datetime(2024, 6, 5, 18, 5, tzinfo=NY)  # due: 2024-06-04, before anything collected
 
     before_backfill = evaluate_partition_freshness(instance, EQUITY_DEADLINE, first_evening)
-    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-06-03")  # the gap sensor backfills, all but 06-04
+    _materialize(instance, EQUITY_KEY, "2024-06-03")  # the gap sensor backfills, all but 06-04
     still_missing = evaluate_partition_freshness(instance, EQUITY_DEADLINE, first_evening)
 
     assert not before_backfill.passed and before_backfill.severity == dg.AssetCheckSeverity.WARN
@@ -75,7 +70,7 @@ def test_a_first_evening_that_collected_its_own_session_warns_until_the_earlier_
     ],
 )
 def test_it_passes_over_a_weekend_or_holiday(instance, now: datetime, due: str) -> None:
-    _materialize(instance, EQUITY_DEADLINE.asset_key, due)
+    _materialize(instance, EQUITY_KEY, due)
 
     result = evaluate_partition_freshness(instance, EQUITY_DEADLINE, now)
 
@@ -84,7 +79,7 @@ def test_it_passes_over_a_weekend_or_holiday(instance, now: datetime, due: str) 
 
 
 def test_a_passing_check_is_fresh_until_the_next_sessions_deadline(instance) -> None:
-    _materialize(instance, EQUITY_DEADLINE.asset_key, "2024-07-03")
+    _materialize(instance, EQUITY_KEY, "2024-07-03")
 
     result = evaluate_partition_freshness(instance, EQUITY_DEADLINE, datetime(2024, 7, 4, 21, tzinfo=NY))
 
@@ -92,7 +87,7 @@ def test_a_passing_check_is_fresh_until_the_next_sessions_deadline(instance) -> 
 
 
 def test_a_crypto_day_is_due_at_two_utc_the_next_day(instance) -> None:
-    _materialize(instance, CRYPTO_DEADLINE.asset_key, "2024-06-03")
+    _materialize(instance, CRYPTO_KEY, "2024-06-03")
 
     assert evaluate_partition_freshness(instance, CRYPTO_DEADLINE, datetime(2024, 6, 5, 1, 59, tzinfo=UTC)).passed
     late = evaluate_partition_freshness(instance, CRYPTO_DEADLINE, datetime(2024, 6, 5, 2, 1, tzinfo=UTC))

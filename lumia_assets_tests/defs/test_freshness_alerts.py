@@ -9,15 +9,12 @@ import dagster as dg
 import pytest
 
 from lumia_assets.defs.monitoring.alerts import check_failure_alert
-from lumia_assets.defs.monitoring.freshness import (
-    CRYPTO_DEADLINE,
-    EQUITY_DEADLINE,
-    FRESHNESS_CHECKS,
-    freshness_checks_sensor,
-)
-from lumia_assets_tests.monitoring.test_alerts import Receiver, receiving
+from lumia_assets.defs.monitoring.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
+from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE
+from lumia_assets_tests.engine.test_notifications import Receiver, receiving
 
-PRICE_ASSETS = [dg.AssetSpec(deadline.asset_key) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE)]
+EQUITY_KEY, CRYPTO_KEY = (dg.AssetKey(deadline.asset_name) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE))
+PRICE_ASSETS = [dg.AssetSpec(deadline.asset_name) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE)]
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def _run_freshness_checks(instance: dg.DagsterInstance) -> dict[str, dg.AssetChe
 
 
 def test_a_never_collected_asset_pages_no_one_while_a_stale_one_alerts(instance, webhook) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization(EQUITY_DEADLINE.asset_key, partition="2020-01-02"))
+    instance.report_runless_asset_event(dg.AssetMaterialization(EQUITY_KEY, partition="2020-01-02"))
     context = dg.build_sensor_context(instance=instance)
     check_failure_alert(context)  # the first tick only sets the cursor
 
@@ -62,11 +59,11 @@ def test_a_never_collected_asset_pages_no_one_while_a_stale_one_alerts(instance,
 
 def test_the_first_collection_runs_the_not_yet_collected_check_again_and_it_passes(instance) -> None:
     _run_freshness_checks(instance)  # a new instance: both checks "not yet collected", nothing to run until it is
-    crypto_check = dg.AssetCheckKey(CRYPTO_DEADLINE.asset_key, "latest_partition_fresh")
+    crypto_check = dg.AssetCheckKey(CRYPTO_KEY, "latest_partition_fresh")
     assert isinstance(freshness_checks_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
 
     due = CRYPTO_DEADLINE.due_partition(datetime.now(UTC)).isoformat()
-    instance.report_runless_asset_event(dg.AssetMaterialization(CRYPTO_DEADLINE.asset_key, partition=due))
+    instance.report_runless_asset_event(dg.AssetMaterialization(CRYPTO_KEY, partition=due))
 
     request = freshness_checks_sensor(dg.build_sensor_context(instance=instance))
     assert list(request.asset_check_keys) == [crypto_check]

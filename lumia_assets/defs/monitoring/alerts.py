@@ -1,17 +1,17 @@
 """Alert sensors, on by default: failed runs, and failed ERROR-severity asset checks.
 
-Both deliver through ``lumia_assets.monitoring.alerts``: always to the log, and to the webhook
+Both deliver through ``lumia_assets.engine.notifications``: always to the log, and to the webhook
 (LUMIA_ALERT_WEBHOOK_URL) and Slack (LUMIA_SLACK_TOKEN + LUMIA_SLACK_CHANNEL) when configured.
 """
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from lumia_assets.monitoring.alerts import Alert, AlertSink, deliver, sinks_from_settings
-from lumia_assets.monitoring.runs import planned_assets
+from lumia_assets.engine.notifications import Alert, AlertSink, deliver, sinks_from_settings
+from lumia_assets.operations.runs import run_assets, run_partitions
 from lumia_assets.settings import Settings
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -22,19 +22,6 @@ def alert_sinks(logger: logging.Logger) -> list[AlertSink]:
     """The sinks configured in the environment (the log sink always)."""
     settings = Settings.from_env()
     return sinks_from_settings(settings.alert_webhook_url, settings.slack_token, settings.slack_channel, logger)
-
-
-def run_partitions(tags: Mapping[str, str]) -> str | None:
-    """The partition, or ``start..end`` range, a run targeted."""
-    if "dagster/partition" in tags:
-        return tags["dagster/partition"]
-    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
-    return f"{start}..{end}" if start else None
-
-
-def run_assets(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
-    """The assets the run targeted (its job's name when none)."""
-    return ", ".join(sorted(planned_assets(instance, run))) or run.job_name
 
 
 @dg.run_failure_sensor(

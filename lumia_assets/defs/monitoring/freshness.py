@@ -9,23 +9,17 @@ holiday. These checks compute the due partition from the trading calendar instea
 ``dagster/fresh_until_timestamp`` metadata, so ``build_sensor_for_freshness_checks`` schedules them.
 """
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import dagster as dg
-from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowFreshnessPolicy
 from dagster._record import replace
-from dagster._utils.schedules import get_latest_completed_cron_tick
 
 from lumia_assets import clock
-from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates
+from lumia_assets.calendars import EQUITY_TIMEZONE
 from lumia_assets.defs.api_notices import accepted
-from lumia_assets.defs.check_results import ERROR, WARN
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
-
-FRESH_UNTIL = "dagster/fresh_until_timestamp"
-LOOKBACK = timedelta(days=14)  # longer than any run of closed days (weekends, holidays)
+from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
+from lumia_assets.operations.freshness import evaluate_partition_freshness
 
 # Universes refresh at 17:00 New York on weekdays (holidays too): due by 19:00.
 UNIVERSE_POLICY = dg.FreshnessPolicy.cron(
@@ -62,74 +56,6 @@ def with_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
     unique = replace(defs, assets=list({id(asset): asset for asset in defs.assets or []}.values()))
     with accepted(dg.PreviewWarning):  # map_asset_specs: the documented way to attach a policy to every spec
         return unique.map_asset_specs(func=with_freshness_policy)
-
-
-def policy_passes(policy: dg.FreshnessPolicy, last_materialized: float, now: datetime) -> bool:
-    """Whether a materialization at ``last_materialized`` (epoch seconds) satisfies ``policy`` at ``now``, as
-    Dagster's freshness daemon evaluates it."""
-    if isinstance(policy, CronFreshnessPolicy):
-        tick = get_latest_completed_cron_tick(policy.deadline_cron, now, policy.timezone)
-        return last_materialized >= tick.timestamp() - policy.lower_bound_delta.total_seconds()
-    assert isinstance(policy, TimeWindowFreshnessPolicy)
-    return now.timestamp() - last_materialized < policy.fail_window.to_timedelta().total_seconds()
-
-
-@dataclass(frozen=True)
-class PartitionDeadline:
-    """When each partition of a date-partitioned asset is due: ``due_after`` past midnight of its date."""
-
-    asset_key: dg.AssetKey
-    calendar: str  # "equity" or "crypto", see calendars.calendar_dates
-    timezone: str
-    due_after: timedelta
-
-    def due_at(self, day: date) -> datetime:
-        return datetime.combine(day, time(), ZoneInfo(self.timezone)) + self.due_after
-
-    def due_partition(self, now: datetime) -> date:
-        """The latest partition whose deadline has passed at ``now``."""
-        today = now.astimezone(ZoneInfo(self.timezone)).date()
-        return max(day for day in calendar_dates(self.calendar, today - LOOKBACK, today) if self.due_at(day) <= now)
-
-    def next_deadline(self, now: datetime) -> datetime:
-        """When the partition after the one due now becomes due."""
-        due = self.due_partition(now)
-        return self.due_at(calendar_dates(self.calendar, due + timedelta(days=1), due + LOOKBACK)[0])
-
-
-EQUITY_DEADLINE = PartitionDeadline(equity_daily_prices.key, "equity", EQUITY_TIMEZONE, timedelta(hours=20))
-CRYPTO_DEADLINE = PartitionDeadline(crypto_daily_prices.key, "crypto", "UTC", timedelta(hours=26))
-
-
-def evaluate_partition_freshness(
-    instance: dg.DagsterInstance, deadline: PartitionDeadline, now: datetime
-) -> dg.AssetCheckResult:
-    """Pass when the partition due at ``now`` has a materialization; an older one (a backfill) does not count.
-
-    Before the asset's first materialization the check fails as a WARN, "not yet collected": nothing has gone
-    stale yet, so it alerts no one, and the sensor runs it again once the first collection materializes the asset.
-    A due partition older than every collected one is history the gap sensor has yet to backfill (a first evening
-    collects its own session before the earlier ones): a WARN too.
-    """
-    due = deadline.due_partition(now)
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=deadline.asset_key, asset_partitions=[due.isoformat()]), limit=1
-    ).records
-    metadata: dict = {"expected_partition": due.isoformat(), "deadline": deadline.due_at(due).isoformat()}
-    if records:
-        metadata["materialized_at"] = dg.MetadataValue.timestamp(records[0].timestamp)
-        metadata[FRESH_UNTIL] = dg.MetadataValue.timestamp(deadline.next_deadline(now).timestamp())
-        return dg.AssetCheckResult(passed=True, description=f"partition {due} arrived", metadata=metadata)
-    due_by = f"partition {due} was due by {deadline.due_at(due):%Y-%m-%d %H:%M %Z}"
-    name = deadline.asset_key.to_user_string()
-    materialized = instance.get_materialized_partitions(deadline.asset_key)
-    if not materialized:
-        severity, description = WARN, f"not yet collected: {name} was never materialized ({due_by})"
-    elif due.isoformat() < (first := min(materialized)):
-        severity, description = WARN, f"not yet backfilled: {due_by}, before the first collected one ({first})"
-    else:
-        severity, description = ERROR, f"{due_by} and has not arrived"
-    return dg.AssetCheckResult(passed=False, severity=severity, description=description, metadata=metadata)
 
 
 def partition_freshness_check(asset: dg.AssetsDefinition, deadline: PartitionDeadline) -> dg.AssetChecksDefinition:

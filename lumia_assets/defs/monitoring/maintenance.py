@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from lumia_assets.defs.resources import WarehouseResource
-from lumia_assets.monitoring.cleanup import cleanup
+from lumia_assets.operations.cleanup import cleanup
 from lumia_assets.settings import Settings
 
 

@@ -4,31 +4,23 @@ Both are partitioned by date, with symbols as a column. A run over a range of pa
 whole range in one go (``BackfillPolicy.single_run``), so a one-year backfill costs about one request per symbol.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
-from lumia_assets.calendars import calendar_dates, last_closed_crypto_day, last_closed_equity_session
+from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
-from lumia_assets.defs.prices.collection import (
-    DEFAULT_BATCH_SIZE,
-    CollectionReport,
-    Fetch,
-    Instrument,
-    collect_prices,
-)
-from lumia_assets.defs.prices.fetchers import CryptoFetch, yahoo_fetch
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.engine.collection import DEFAULT_BATCH_SIZE, CollectionReport, Fetch, Instrument, collect_prices
+from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed, venues
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.gaps import missing_cells
@@ -63,39 +55,6 @@ class PriceRunConfig(dg.Config):
     min_success_rate: float = Field(
         default=0.95, ge=0.0, le=1.0, description="Fail the run when fewer symbols than this share got an answer."
     )
-
-
-@dataclass(frozen=True)
-class PriceFeed:
-    """What distinguishes the two price assets."""
-
-    asset_classes: tuple[str, ...]
-    calendar: str  # "equity" (NYSE sessions) or "crypto" (UTC days)
-    last_closed: Callable[[datetime], date]
-    source_symbol: Callable[[pd.Series], str]
-    compares_history: bool  # answers re-read recent history, compared with the record (restatements)
-
-
-EQUITY_FEED = PriceFeed(
-    ("stock", "etf", "mutual_fund"),
-    "equity",
-    last_closed_equity_session,
-    source_symbol=lambda row: row["yahoo_symbol"] or row["symbol"],
-    compares_history=True,
-)
-CRYPTO_FEED = PriceFeed(
-    ("crypto",),
-    "crypto",
-    last_closed_crypto_day,
-    source_symbol=lambda row: row["symbol"],
-    compares_history=False,  # exchanges serve candles as traded and never restate them afterwards
-)
-
-
-def venues(exchanges: str | None, preference: Sequence[str]) -> tuple[str, ...]:
-    """The exchanges listing a pair (comma-separated), in the configured order of preference."""
-    listing = set((exchanges or "").split(","))
-    return tuple(exchange for exchange in preference if exchange in listing)
 
 
 def closed_dates(dates: list[date], last_closed: date) -> list[date]:
@@ -246,6 +205,8 @@ def price_asset(priority: int, description: str, partitions: dg.PartitionsDefini
 def equity_daily_prices(
     context: dg.AssetExecutionContext, config: PriceRunConfig, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
+    from lumia_assets.engine.equity_fetch import yahoo_fetch  # yfinance and curl_cffi load in equity steps only
+
     client = upstream.client()
     return materialize_prices(context, config, EQUITY_FEED, warehouse.engine(), client, yahoo_fetch(client))
 
@@ -261,6 +222,8 @@ def equity_daily_prices(
 def crypto_daily_prices(
     context: dg.AssetExecutionContext, config: PriceRunConfig, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
+    from lumia_assets.engine.crypto_fetch import CryptoFetch  # ccxt loads in crypto steps only
+
     client = upstream.client()
     fetch = CryptoFetch(client)
     return materialize_prices(

@@ -1,35 +1,32 @@
-"""Price checks: per evaluated partition range (partitioned checks) and over the whole table (asset-level).
+"""Price checks: one step per price asset evaluates all its quality checks, per partition range and table-wide.
 
 ERROR for corrupt data (OHLC sanity, duplicate bars, derived adjustments disagreeing with the upstream's), blocking;
 WARN for degraded data (coverage below LUMIA_COVERAGE_THRESHOLD, unexplained jumps, cross-exchange disagreement);
 coverage is an ERROR when a date has lost most of its bars.
-A partitioned check in a range run evaluates every date of the range and names the partitions in its metadata.
+
+Each asset's checks are the specs of one ``multi_asset_check`` (``can_subset``): a price run evaluates them in one
+step, one after the other on the step's pooled warehouse connection, instead of a step (and, under the
+multiprocess executor, a process) each; each check keeps its own history in the UI and can run alone. A
+partitioned check in a range run evaluates every date of the range and names the partitions in its metadata;
+the table-wide ones (``table_*``) are unpartitioned and look at every stored date.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import dagster as dg
-import pandas as pd
+from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.check_results import ERROR, WARN, check_result
-from lumia_assets.defs.prices.assets import (
-    CRYPTO_FEED,
-    EQUITY_FEED,
-    PriceFeed,
-    crypto_daily_prices,
-    equity_daily_prices,
-    venues,
-)
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
+from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.settings import Settings
-from lumia_assets.sources.candles import fetch_daily_candles, serves_range
-from lumia_assets.sources.errors import SourceError
-from lumia_assets.sources.exchanges import make_exchange
 from lumia_assets.warehouse import quality, repairs
 from lumia_assets.warehouse.store import active_symbols
 
@@ -37,6 +34,46 @@ JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
 MISSING_DAY_COVERAGE = 0.5  # below this share of symbols, a date counts as missing: ERROR, alerting
 CROSS_EXCHANGE_SAMPLE = 10
 CROSS_EXCHANGE_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one check evaluation looks at: the feed, the warehouse, and the run's closed dates (partitioned)."""
+
+    feed: PriceFeed
+    engine: Engine
+    upstream: UpstreamResource
+    dates: list[date]
+    partitions: str  # "first..last" of the run's range, one key, or "all" (table-wide)
+
+    @property
+    def window(self) -> quality.Window:
+        """``(first, last)`` of the dates; an empty window matches nothing."""
+        return (self.dates[0], self.dates[-1]) if self.dates else (date.max, date.min)
+
+    def metadata(self) -> dict[str, Any]:
+        """Which partitions the check evaluated, and how many dates."""
+        return {"partitions": self.partitions, "dates": len(self.dates)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's outcome before it becomes an ``AssetCheckResult`` for its key."""
+
+    result: quality.QualityResult
+    severity: dg.AssetCheckSeverity
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PriceCheck:
+    """One check of a price asset: its spec's fields and how to evaluate it."""
+
+    name: str
+    description: str
+    blocking: bool
+    partitioned: bool
+    evaluate: Callable[[Scope], Verdict]
 
 
 def coverage_severity(result: quality.QualityResult) -> dg.AssetCheckSeverity:
@@ -51,159 +88,162 @@ def evaluated_dates(context: dg.AssetCheckExecutionContext, feed: PriceFeed) -> 
     return [day for day in window_dates(context.partition_time_window, feed.calendar) if day <= last_closed]
 
 
-def partitions_metadata(context: dg.AssetCheckExecutionContext, dates: list[date]) -> dict[str, Any]:
-    """Which partitions the check evaluated: ``first..last`` of the run's range, and how many dates."""
+def partitions_label(context: dg.AssetCheckExecutionContext) -> str:
+    """``first..last`` of the run's partition range, or its one key."""
     keys = context.partition_key_range
-    return {"partitions": keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}", "dates": len(dates)}
+    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
 
 
-def _window(dates: list[date]) -> quality.Window:
-    return (dates[0], dates[-1]) if dates else (date.max, date.min)  # an empty window matches nothing
-
-
-def partitioned_check(**spec: Any) -> Callable[[Callable[..., dg.AssetCheckResult]], dg.AssetChecksDefinition]:
-    """``dg.asset_check(**spec)`` for a check evaluated per partition of its asset."""
-
-    def decorate(check: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
-        with accepted(dg.PreviewWarning):  # partitions_def on a check: results per partition, as the UI shows them
-            return dg.asset_check(**spec)(check)
-
-    return decorate
-
-
-def window_checks(asset: dg.AssetsDefinition, feed: PriceFeed, partitions: dg.PartitionsDefinition) -> list:
+def window_checks(feed: PriceFeed) -> list[PriceCheck]:
     """The partitioned checks every price asset has."""
+    classes, jump = feed.asset_classes, JUMP_THRESHOLDS[feed.calendar]
+
+    def ohlc(scope: Scope) -> Verdict:
+        return Verdict(quality.ohlc_sanity(scope.engine, classes, scope.window), ERROR, scope.metadata())
+
+    def duplicates(scope: Scope) -> Verdict:
+        return Verdict(quality.duplicate_prices(scope.engine, classes, scope.window), ERROR, scope.metadata())
+
+    def coverage(scope: Scope) -> Verdict:
+        threshold = Settings.from_env().coverage_threshold
+        result = quality.price_coverage(scope.engine, classes, scope.dates, threshold / 100)
+        given_up = repairs.unavailable(scope.engine, classes, scope.dates)
+        unavailable = int(given_up["unavailable"].sum()) if not given_up.empty else 0
+        metadata = {"threshold_pct": threshold, "unavailable_cells": unavailable, **scope.metadata()}
+        return Verdict(result, coverage_severity(result), metadata)
+
+    def jumps(scope: Scope) -> Verdict:
+        result = quality.unexplained_jumps(scope.engine, classes, scope.window, jump)
+        return Verdict(result, WARN, {"threshold": jump, **scope.metadata()})
+
+    return [
+        PriceCheck(
+            "ohlc_sanity", "Bars of the partitions: low ≤ open, close ≤ high; prices > 0; volume ≥ 0.", True, True, ohlc
+        ),
+        PriceCheck("no_duplicate_bars", "No (symbol, date) stored twice in the partitions.", True, True, duplicates),
+        PriceCheck(
+            "coverage",
+            "Each date has bars for at least LUMIA_COVERAGE_THRESHOLD % of the active symbols.",
+            False,
+            True,
+            coverage,
+        ),
+        PriceCheck(
+            "no_unexplained_jumps",
+            f"No close moves more than {jump:.0%} in a day without a corporate action.",
+            False,
+            True,
+            jumps,
+        ),
+    ]
+
+
+def table_checks(feed: PriceFeed) -> list[PriceCheck]:
+    """Asset-level checks over every stored date of the asset."""
     classes = feed.asset_classes
 
-    def partition_check(name: str, description: str, blocking: bool):
-        return partitioned_check(
-            asset=asset, name=name, description=description, blocking=blocking, partitions_def=partitions
-        )
+    def table_ohlc(scope: Scope) -> Verdict:
+        return Verdict(quality.ohlc_sanity(scope.engine, classes), ERROR, {"partitions": "all"})
 
-    @partition_check("ohlc_sanity", "Bars of the partitions: low ≤ open, close ≤ high; prices > 0; volume ≥ 0.", True)
-    def ohlc(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        dates = evaluated_dates(context, feed)
-        result = quality.ohlc_sanity(warehouse.engine(), classes, _window(dates))
-        return check_result(result, ERROR, **partitions_metadata(context, dates))
+    def table_duplicates(scope: Scope) -> Verdict:
+        return Verdict(quality.duplicate_prices(scope.engine, classes), ERROR, {"partitions": "all"})
 
-    @partition_check("no_duplicate_bars", "No (symbol, date) stored twice in the partitions.", True)
-    def duplicates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        dates = evaluated_dates(context, feed)
-        result = quality.duplicate_prices(warehouse.engine(), classes, _window(dates))
-        return check_result(result, ERROR, **partitions_metadata(context, dates))
-
-    @partition_check(
-        "coverage", "Each date has bars for at least LUMIA_COVERAGE_THRESHOLD % of the active symbols.", False
-    )
-    def coverage(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        dates = evaluated_dates(context, feed)
-        threshold = Settings.from_env().coverage_threshold
-        result = quality.price_coverage(warehouse.engine(), classes, dates, threshold / 100)
-        given_up = repairs.unavailable(warehouse.engine(), classes, dates)
-        return check_result(
-            result,
-            coverage_severity(result),
-            threshold_pct=threshold,
-            unavailable_cells=int(given_up["unavailable"].sum()) if not given_up.empty else 0,
-            **partitions_metadata(context, dates),
-        )
-
-    jump = JUMP_THRESHOLDS[feed.calendar]
-
-    @partition_check(
-        "no_unexplained_jumps", f"No close moves more than {jump:.0%} in a day without a corporate action.", False
-    )
-    def jumps(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        dates = evaluated_dates(context, feed)
-        result = quality.unexplained_jumps(warehouse.engine(), classes, _window(dates), jump)
-        return check_result(result, WARN, threshold=jump, **partitions_metadata(context, dates))
-
-    return [ohlc, duplicates, coverage, jumps]
+    return [
+        PriceCheck("table_ohlc_sanity", "OHLC sanity of every bar.", True, False, table_ohlc),
+        PriceCheck("table_no_duplicate_bars", "No (symbol, date) stored twice.", True, False, table_duplicates),
+    ]
 
 
-def table_checks(asset: dg.AssetsDefinition, feed: PriceFeed) -> list:
-    """Asset-level checks over every stored date of the asset."""
-
-    @dg.asset_check(asset=asset, name="table_ohlc_sanity", blocking=True, description="OHLC sanity of every bar.")
-    def table_ohlc(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return check_result(quality.ohlc_sanity(warehouse.engine(), feed.asset_classes), ERROR, partitions="all")
-
-    @dg.asset_check(
-        asset=asset, name="table_no_duplicate_bars", blocking=True, description="No (symbol, date) stored twice."
-    )
-    def table_duplicates(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return check_result(quality.duplicate_prices(warehouse.engine(), feed.asset_classes), ERROR, partitions="all")
-
-    return [table_ohlc, table_duplicates]
+def adjustments_consistent(scope: Scope) -> Verdict:
+    """The derived adjusted close agrees with the one Yahoo served, as of the day Yahoo adjusted to."""
+    result = quality.adjustment_consistency(scope.engine, scope.feed.asset_classes, scope.window)
+    return Verdict(result, ERROR, scope.metadata())
 
 
-@partitioned_check(
-    asset=equity_daily_prices,
-    name="adjustments_consistent",
-    blocking=True,
-    partitions_def=EQUITY_PARTITIONS,
-    description="The adjusted close derived from the stored record, as of the day Yahoo adjusted to, agrees with "
-    "the one Yahoo served (within 1e-6 relative).",
-)
-def equity_adjustments_consistent(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    dates = evaluated_dates(context, EQUITY_FEED)
-    result = quality.adjustment_consistency(warehouse.engine(), EQUITY_FEED.asset_classes, _window(dates))
-    return check_result(result, ERROR, **partitions_metadata(context, dates))
-
-
-def secondary_closes(primary: pd.DataFrame, pairs: pd.DataFrame, upstream: UpstreamResource) -> pd.DataFrame:
-    """Closes of each sampled pair from the first configured exchange listing it other than its stored source."""
-    first, last = primary["date"].min(), primary["date"].max()
-    session, today = upstream.client().requests_session(), clock.utc_now().date()
-    exchanges: dict[str, Any] = {}
-    frames = []
-    for symbol, source in primary.groupby("symbol")["source"].first().items():
-        listed_on = pairs.loc[pairs["symbol"] == symbol, "exchanges"].iloc[0]
-        others = [
-            v for v in venues(listed_on, upstream.crypto_exchanges) if v != source and serves_range(v, first, today)
-        ]
-        if not others:
-            continue
-        exchange = exchanges.setdefault(others[0], make_exchange(others[0], session))
-        try:
-            frames.append(fetch_daily_candles(exchange, str(symbol), first, last).bars)
-        except SourceError:
-            continue  # the secondary is unreachable or has no data: nothing to compare, not a disagreement
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["symbol", "date", "close"])
-
-
-@partitioned_check(
-    asset=crypto_daily_prices,
-    name="cross_exchange_agreement",
-    partitions_def=CRYPTO_PARTITIONS,
-    description=f"For up to {CROSS_EXCHANGE_SAMPLE} pairs listed on two exchanges, stored closes agree with the "
-    f"secondary exchange's within {CROSS_EXCHANGE_TOLERANCE:.1%}.",
-)
-def crypto_cross_exchange_agreement(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
-) -> dg.AssetCheckResult:
-    dates = evaluated_dates(context, CRYPTO_FEED)
-    active = active_symbols(warehouse.engine(), CRYPTO_FEED.asset_classes)
+def cross_exchange_agreement(scope: Scope) -> Verdict:
+    """Stored closes of a sample of multi-listed pairs agree with a secondary exchange's."""
+    active = active_symbols(scope.engine, scope.feed.asset_classes)
     pairs = active[active["exchanges"].fillna("").str.contains(",")].head(CROSS_EXCHANGE_SAMPLE)
-    primary = quality.stored_closes(warehouse.engine(), "crypto", list(pairs["symbol"]), _window(dates))
-    secondary = secondary_closes(primary, pairs, upstream) if not primary.empty else primary
+    primary = quality.stored_closes(scope.engine, "crypto", list(pairs["symbol"]), scope.window)
+    if primary.empty:
+        secondary = primary
+    else:
+        from lumia_assets.engine.crypto_fetch import secondary_closes  # ccxt loads in crypto steps only
+
+        session = scope.upstream.client().requests_session()
+        secondary = secondary_closes(primary, pairs, session, scope.upstream.crypto_exchanges)
     result = quality.cross_source_disagreement(primary, secondary, CROSS_EXCHANGE_TOLERANCE)
-    return check_result(
-        result,
-        WARN,
-        pairs_sampled=len(pairs),
-        tolerance=CROSS_EXCHANGE_TOLERANCE,
-        **partitions_metadata(context, dates),
+    metadata = {"pairs_sampled": len(pairs), "tolerance": CROSS_EXCHANGE_TOLERANCE, **scope.metadata()}
+    return Verdict(result, WARN, metadata)
+
+
+EQUITY_CHECKS = [
+    *window_checks(EQUITY_FEED),
+    *table_checks(EQUITY_FEED),
+    PriceCheck(
+        "adjustments_consistent",
+        "The adjusted close derived from the stored record, as of the day Yahoo adjusted to, agrees with the one "
+        "Yahoo served (within 1e-6 relative).",
+        True,
+        True,
+        adjustments_consistent,
+    ),
+]
+CRYPTO_CHECKS = [
+    *window_checks(CRYPTO_FEED),
+    *table_checks(CRYPTO_FEED),
+    PriceCheck(
+        "cross_exchange_agreement",
+        f"For up to {CROSS_EXCHANGE_SAMPLE} pairs listed on two exchanges, stored closes agree with the secondary "
+        f"exchange's within {CROSS_EXCHANGE_TOLERANCE:.1%}.",
+        False,
+        True,
+        cross_exchange_agreement,
+    ),
+]
+
+
+def price_checks(
+    asset: dg.AssetsDefinition, feed: PriceFeed, partitions: dg.PartitionsDefinition, checks: list[PriceCheck]
+) -> dg.AssetChecksDefinition:
+    """One step evaluating the selected checks of ``asset``, in order, each reported under its own key."""
+    by_name = {check.name: check for check in checks}
+    with accepted(dg.PreviewWarning):  # partitions_def on a check spec: results per partition, as the UI shows them
+        specs = [
+            dg.AssetCheckSpec(
+                check.name,
+                asset=asset,
+                description=check.description,
+                blocking=check.blocking,
+                partitions_def=partitions if check.partitioned else None,
+            )
+            for check in checks
+        ]
+
+    @dg.multi_asset_check(
+        name=f"{asset.key.to_python_identifier()}_checks",
+        specs=specs,
+        can_subset=True,
+        description=f"The quality checks of {asset.key.to_user_string()}, evaluated in one step.",
     )
+    def evaluate(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        engine = warehouse.engine()
+        selected = [by_name[key.name] for key in context.selected_asset_check_keys]
+        window = None
+        if any(check.partitioned for check in selected):
+            window = Scope(feed, engine, upstream, evaluated_dates(context, feed), partitions_label(context))
+        table = Scope(feed, engine, upstream, [], "all")
+        for check in sorted(selected, key=checks.index):
+            verdict = check.evaluate(window if check.partitioned and window else table)
+            key = dg.AssetCheckKey(asset.key, check.name)
+            yield check_result(verdict.result, verdict.severity, key, **verdict.metadata)
+
+    return evaluate
 
 
 PRICE_CHECKS = [
-    *window_checks(equity_daily_prices, EQUITY_FEED, EQUITY_PARTITIONS),
-    *window_checks(crypto_daily_prices, CRYPTO_FEED, CRYPTO_PARTITIONS),
-    *table_checks(equity_daily_prices, EQUITY_FEED),
-    *table_checks(crypto_daily_prices, CRYPTO_FEED),
-    equity_adjustments_consistent,
-    crypto_cross_exchange_agreement,
+    price_checks(equity_daily_prices, EQUITY_FEED, EQUITY_PARTITIONS, EQUITY_CHECKS),
+    price_checks(crypto_daily_prices, CRYPTO_FEED, CRYPTO_PARTITIONS, CRYPTO_CHECKS),
 ]

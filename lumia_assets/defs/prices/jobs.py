@@ -1,6 +1,11 @@
 """Jobs the schedules, the gap sensor and ``lumia collect``/``backfill`` launch, with their run priorities.
 
 Dagster starts queued runs with a higher ``dagster/priority`` first: universes, then equities, then crypto.
+
+Every job here runs in process (``in_process_executor``): a price job is one asset step and its check steps, which
+wait for it, and the universe job three short directory downloads, so a process per step would only re-import the
+code location for each (seconds, and ~200 MB, each) without running anything in parallel. The parallelism that
+matters is inside the price step (its fetch threads) and across runs (the pools and the run queue).
 """
 
 from datetime import date
@@ -9,14 +14,9 @@ from typing import Any, NamedTuple
 import dagster as dg
 
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
-from lumia_assets.defs.prices.assets import (
-    CRYPTO_FEED,
-    EQUITY_FEED,
-    PriceFeed,
-    crypto_daily_prices,
-    equity_daily_prices,
-)
+from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
+from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 
 
 def _priority(rank: int) -> dict[str, str]:
@@ -28,40 +28,43 @@ universe_job = dg.define_asset_job(
     "universe_job",
     selection=[stock_universe, fund_universe, crypto_universe],
     tags=_priority(5),
+    executor_def=dg.in_process_executor,
     description="Refresh the stock, fund and crypto universes.",
 )
 equity_prices_job = dg.define_asset_job(
     "equity_prices_job",
     selection=[equity_daily_prices],
     tags=_priority(10),
+    executor_def=dg.in_process_executor,
     description="Daily prices of stocks, ETFs and funds for a session or a range of sessions.",
 )
 crypto_prices_job = dg.define_asset_job(
     "crypto_prices_job",
     selection=[crypto_daily_prices],
     tags=_priority(20),
+    executor_def=dg.in_process_executor,
     description="Daily crypto candles for a UTC day or a range of days.",
 )
 adjusted_prices_job = dg.define_asset_job(
     "adjusted_prices_job",
     selection=[adjusted_daily_prices],
     tags=_priority(30),
+    executor_def=dg.in_process_executor,
     description="Publish the derived adjusted series (re-deriving any symbol whose factors lag its actions).",
 )
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 class FeedJob(NamedTuple):
-    """A price feed with the job that materializes it and its asset's op name (for run config)."""
+    """A price feed with the job that materializes it."""
 
     feed: PriceFeed
     job: Any  # what define_asset_job returns (not exported by dagster)
-    asset_name: str
 
 
-FEEDS: dict[str, FeedJob] = {
-    "equity": FeedJob(EQUITY_FEED, equity_prices_job, "equity_daily_prices"),
-    "crypto": FeedJob(CRYPTO_FEED, crypto_prices_job, "crypto_daily_prices"),
+FEED_JOBS: dict[str, FeedJob] = {
+    EQUITY_FEED.name: FeedJob(EQUITY_FEED, equity_prices_job),
+    CRYPTO_FEED.name: FeedJob(CRYPTO_FEED, crypto_prices_job),
 }
 
 

@@ -13,10 +13,10 @@ from pydantic import Field
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.metadata import sample, upstream_metadata
-from lumia_assets.defs.prices.assets import EQUITY_FEED, instruments_to_collect
-from lumia_assets.defs.prices.collection import collect_prices
-from lumia_assets.defs.prices.fetchers import yahoo_fetch
+from lumia_assets.defs.prices.assets import instruments_to_collect
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
+from lumia_assets.engine.collection import collect_prices
+from lumia_assets.engine.feeds import EQUITY_FEED
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse.adjustments import adjusted_symbols
 
@@ -40,6 +40,8 @@ def parse_since(raw: str | None) -> date | None:
 def restate_prices(
     context: dg.OpExecutionContext, config: RestateConfig, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.Output[None]:
+    from lumia_assets.engine.equity_fetch import yahoo_fetch  # yfinance loads in this step only
+
     settings, engine = Settings.from_env(), warehouse.engine()
     chosen = set(adjusted_symbols(engine, EQUITY_FEED.asset_classes, parse_since(config.since), config.symbols))
     last_closed = EQUITY_FEED.last_closed(clock.utc_now())

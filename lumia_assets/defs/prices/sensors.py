@@ -18,11 +18,8 @@ import dagster as dg
 import pandas as pd
 
 from lumia_assets import clock
-from lumia_assets.calendars import calendar_dates
-from lumia_assets.defs.monitoring.freshness import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
-from lumia_assets.defs.prices.assets import PriceFeed
 from lumia_assets.defs.prices.jobs import (
-    FEEDS,
+    FEED_JOBS,
     RANGE_END,
     RANGE_START,
     crypto_prices_job,
@@ -30,27 +27,19 @@ from lumia_assets.defs.prices.jobs import (
     range_tags,
 )
 from lumia_assets.defs.resources import WarehouseResource
+from lumia_assets.engine.feeds import recent_dates
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse import repairs
 from lumia_assets.warehouse.gaps import missing_cells
 
 TRIGGER_TAG = "lumia/trigger"
 GAP_REPAIR = "gap_repair"
-DEADLINES = {"equity": EQUITY_DEADLINE, "crypto": CRYPTO_DEADLINE}
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-
-
-def recent_dates(feed: PriceFeed, deadline: PartitionDeadline, settings: Settings, now: datetime) -> list[date]:
-    """The feed's dates of the last ``gap_lookback_days`` days that are due by ``deadline``, not before the
-    configured start. A date that has closed but is not due yet is the schedule's to collect, not a gap."""
-    last = deadline.due_partition(now)
-    first = max(settings.prices_start, last - timedelta(days=settings.gap_lookback_days))
-    return calendar_dates(feed.calendar, first, last)
 
 
 def repairs_in_flight(instance: dg.DagsterInstance) -> list[tuple[str, date, date]]:
@@ -67,7 +56,7 @@ def repairs_in_flight(instance: dg.DagsterInstance) -> list[tuple[str, date, dat
 
 def repair_request(name: str, first: date, last: date, symbols: Sequence[str], now: datetime) -> dg.RunRequest:
     """One run fetching ``symbols``' missing cells of the partitions ``first``..``last``."""
-    _, job, asset_name = FEEDS[name]
+    feed, job = FEED_JOBS[name]
     if first == last:
         where: dict[str, Any] = {"partition_key": first.isoformat(), "tags": {TRIGGER_TAG: GAP_REPAIR}}
     else:
@@ -75,7 +64,7 @@ def repair_request(name: str, first: date, last: date, symbols: Sequence[str], n
     return dg.RunRequest(
         run_key=f"gap:{name}:{first.isoformat()}:{last.isoformat()}:{now.isoformat(timespec='minutes')}",
         job_name=job.name,
-        run_config={"ops": {asset_name: {"config": {"only_missing": True, "symbols": sorted(set(symbols))}}}},
+        run_config={"ops": {feed.asset_name: {"config": {"only_missing": True, "symbols": sorted(set(symbols))}}}},
         **where,
     )
 
@@ -109,7 +98,7 @@ def plan_repairs(
     requests: list[dg.RunRequest] = []
     covered: list[pd.DataFrame] = []
     for name, cells in due.items():
-        job_name = FEEDS[name].job.name
+        job_name = FEED_JOBS[name].job.name
         running = {day for job, first, last in in_flight if job == job_name for day in calendars[name]
                    if first <= day <= last}  # fmt: skip
         days = [day for day in sorted(set(cells["date"])) if day in calendars[name] and day not in running]
@@ -131,9 +120,9 @@ def plan_repairs(
 )
 def price_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     settings, engine, now = Settings.from_env(), warehouse.engine(), clock.utc_now()
-    calendars = {name: recent_dates(feed, DEADLINES[name], settings, now) for name, (feed, _, _) in FEEDS.items()}
+    calendars = {name: recent_dates(feed, settings, now) for name, (feed, _) in FEED_JOBS.items()}
     due: dict[str, pd.DataFrame] = {}
-    for name, (feed, _, _) in FEEDS.items():
+    for name, (feed, _) in FEED_JOBS.items():
         missing = missing_cells(engine, feed.asset_classes, calendars[name])
         repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days))
         due[name] = repairs.due(engine, feed.asset_classes, now)

@@ -14,10 +14,8 @@ from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.settings import Settings
 from lumia_assets.sources.directories import fetch_fund_directory, fetch_stock_directory
-from lumia_assets.sources.errors import MalformedResponseError, PermanentUpstreamError
-from lumia_assets.sources.exchanges import UnknownExchangeError
+from lumia_assets.sources.errors import MalformedResponseError, PermanentUpstreamError, UnknownExchangeError
 from lumia_assets.sources.http import HttpClient
-from lumia_assets.sources.markets import fetch_crypto_universe
 from lumia_assets.warehouse.contracts import FrameContractError
 from lumia_assets.warehouse.engine import WarehouseError
 from lumia_assets.warehouse.universe import UniverseChanges, UniverseShrinkError, sync_universe
@@ -171,6 +169,8 @@ def fund_universe(
 def crypto_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
+    from lumia_assets.sources.markets import fetch_crypto_universe  # ccxt loads in crypto steps only
+
     client = upstream.client()
     with _no_retry_for_permanent_errors():
         frame = fetch_crypto_universe(upstream.crypto_exchanges, client.requests_session)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from lumia_assets.monitoring.alerts import (
+from lumia_assets.engine.notifications import (
     REDACTED_WEBHOOK,
     Alert,
     LogSink,

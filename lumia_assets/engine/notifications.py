@@ -16,8 +16,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from requests.utils import requote_uri
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 _LOG = logging.getLogger(__name__)
 SAMPLE_ROWS_SHOWN = 10
@@ -140,6 +138,9 @@ def _url_pieces(url: str) -> Iterator[str]:
         yield from (f"port={port[1]}", port[0])
 
 
+SLACK_API = "https://slack.com/api/"  # slack_sdk.WebClient.BASE_URL
+
+
 class SlackSink:
     """Posts the alert's text to a Slack channel with a bot token (``chat.postMessage``)."""
 
@@ -148,14 +149,18 @@ class SlackSink:
         token: str,
         channel: str,
         *,
-        base_url: str = WebClient.BASE_URL,
+        base_url: str = SLACK_API,
         timeout: int = 10,
         logger: logging.Logger = _LOG,
     ) -> None:
+        from slack_sdk import WebClient  # loads only where Slack is configured
+
         self.client = WebClient(token=token, base_url=base_url, timeout=timeout)
         self.channel, self.logger = channel, logger
 
     def send(self, alert: Alert) -> bool:
+        from slack_sdk.errors import SlackClientError
+
         try:
             self.client.chat_postMessage(channel=self.channel, text=alert.text())
         except (SlackClientError, OSError) as exc:

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy.engine import Engine
 
-from lumia_assets.monitoring.retention import prune_runs
+from lumia_assets.operations.retention import prune_runs
 from lumia_assets.warehouse.maintenance import VacuumReport, remove_duplicate_prices, remove_orphans, run_maintenance
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lumia_assets.monitoring.retention import prune_runs
+from lumia_assets.operations.retention import prune_runs
 
 
 @dg.asset

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from lumia_assets.calendars import crypto_days
-from lumia_assets.defs.prices.collection import Instrument, collect_prices
 from lumia_assets.defs.resources import warehouse_engine
+from lumia_assets.engine.collection import Instrument, collect_prices
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import SymbolHistory
 

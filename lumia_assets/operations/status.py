@@ -10,26 +10,15 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from lumia_assets.defs.monitoring.freshness import (
-    CRYPTO_DEADLINE,
-    EQUITY_DEADLINE,
-    POLICIES,
-    PartitionDeadline,
-    evaluate_partition_freshness,
-    policy_passes,
-)
-from lumia_assets.defs.prices.assets import CRYPTO_FEED, EQUITY_FEED, PriceFeed
-from lumia_assets.defs.prices.sensors import recent_dates
-from lumia_assets.monitoring.runs import planned_assets
+from lumia_assets.engine.feeds import FEEDS, PriceFeed, recent_dates
+from lumia_assets.operations.freshness import evaluate_partition_freshness, policy_passes
+from lumia_assets.operations.runs import planned_assets
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse.gaps import partition_gaps
 from lumia_assets.warehouse.reports import database_size
 
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-PRICE_ASSETS: dict[str, tuple[PriceFeed, PartitionDeadline]] = {
-    "equity_daily_prices": (EQUITY_FEED, EQUITY_DEADLINE),
-    "crypto_daily_prices": (CRYPTO_FEED, CRYPTO_DEADLINE),
-}
+PRICE_ASSETS: dict[str, PriceFeed] = {feed.asset_name: feed for feed in FEEDS.values()}
 SUCCESS_WINDOW = timedelta(days=7)
 
 
@@ -61,12 +50,10 @@ def success_rate(runs: dict[str, tuple[set[str], bool]], name: str) -> tuple[int
     return len(mine), (round(100 * sum(mine) / len(mine), 1) if mine else None)
 
 
-def _price_status(
-    engine: Engine, settings: Settings, feed: PriceFeed, deadline: PartitionDeadline, due: str, now: datetime
-) -> dict[str, Any]:
+def _price_status(engine: Engine, settings: Settings, feed: PriceFeed, due: str, now: datetime) -> dict[str, Any]:
     latest = partition_gaps(engine, feed.asset_classes, [datetime.fromisoformat(due).date()]).iloc[0]
     coverage = round(100 * latest["present"] / latest["expected"], 2) if latest["expected"] else 100.0
-    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, deadline, settings, now))
+    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, settings, now))
     return {"coverage_pct": coverage, "gaps": int(gaps["missing"].sum())}
 
 
@@ -75,6 +62,7 @@ def asset_status(
     engine: Engine | None,
     settings: Settings,
     key: dg.AssetKey,
+    policy: dg.FreshnessPolicy | None,
     check_keys: Sequence[dg.AssetCheckKey],
     runs: dict[str, tuple[set[str], bool]],
     now: datetime,
@@ -86,19 +74,19 @@ def asset_status(
         "asset": name,
         "last_materialization": datetime.fromtimestamp(latest.timestamp, UTC).isoformat() if latest else None,
         "age_hours": round((now.timestamp() - latest.timestamp) / 3600, 1) if latest else None,
-        "fresh": bool(latest) and policy_passes(POLICIES[name], latest.timestamp, now),
+        "fresh": bool(latest) and (policy is None or policy_passes(policy, latest.timestamp, now)),
         "latest_partition": None,
         "latest_partition_filled": None,
         "coverage_pct": None,
         "gaps": None,
     }
     if name in PRICE_ASSETS:
-        feed, deadline = PRICE_ASSETS[name]
-        freshness = evaluate_partition_freshness(instance, deadline, now)
+        feed = PRICE_ASSETS[name]
+        freshness = evaluate_partition_freshness(instance, feed.deadline, now)
         status["latest_partition"] = freshness.metadata["expected_partition"].value
         status["fresh"] = status["fresh"] and freshness.passed
         if engine is not None:
-            status.update(_price_status(engine, settings, feed, deadline, status["latest_partition"], now))
+            status.update(_price_status(engine, settings, feed, status["latest_partition"], now))
             status["latest_partition_filled"] = (
                 freshness.passed and status["coverage_pct"] >= settings.coverage_threshold
             )
@@ -139,7 +127,7 @@ def health_status(
     }
     reachable = engine if database["reachable"] else None
     assets = [
-        asset_status(instance, reachable, settings, key, check_keys, runs, now)
+        asset_status(instance, reachable, settings, key, graph.get(key).freshness_policy, check_keys, runs, now)
         for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
     ]
     healthy = database["reachable"] and not any(a["problems"] for a in assets)

@@ -1,32 +1,26 @@
-"""The per-symbol fetch functions the price assets hand to ``collect_prices``: Yahoo for equities, ccxt for crypto."""
+"""Crypto through ccxt: the fetch the price asset hands to ``collect_prices`` (failing over between venues), and
+the secondary exchange's closes the cross-exchange check compares with.
+
+Imported by the crypto steps themselves, so ccxt loads in crypto runs only.
+"""
 
 import threading
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import ccxt
+import pandas as pd
+import requests
 
 from lumia_assets import clock
-from lumia_assets.defs.prices.collection import Fetch, Instrument
-from lumia_assets.settings import dagster_home
+from lumia_assets.engine.collection import Instrument
+from lumia_assets.engine.feeds import venues
 from lumia_assets.sources.bars import SymbolHistory
 from lumia_assets.sources.candles import HISTORY_LIMITS_DAYS, fetch_daily_candles, serves_range
-from lumia_assets.sources.errors import PermanentUpstreamError, RangeNotServedError, TransientUpstreamError
+from lumia_assets.sources.errors import PermanentUpstreamError, RangeNotServedError, SourceError, TransientUpstreamError
 from lumia_assets.sources.exchanges import load_markets, make_exchange
 from lumia_assets.sources.http import HttpClient
-from lumia_assets.sources.yahoo import configure_yfinance, fetch_yahoo_history
-
-
-def yahoo_fetch(client: HttpClient) -> Fetch:
-    """Fetch equities through yfinance on one browser-impersonating session shared by all threads."""
-    configure_yfinance(dagster_home() / "cache" / "yfinance")
-    session = client.yfinance_session()
-
-    def fetch(instrument: Instrument, start: date, end: date) -> SymbolHistory:
-        return fetch_yahoo_history(
-            session, instrument.symbol, instrument.source_symbol, instrument.asset_class, start, end, client.timeout
-        )
-
-    return fetch
 
 
 class CryptoFetch:
@@ -83,3 +77,24 @@ class CryptoFetch:
         if all("serves only" in problem for problem in problems):
             raise RangeNotServedError(summary)
         raise TransientUpstreamError(summary)
+
+
+def secondary_closes(
+    primary: pd.DataFrame, pairs: pd.DataFrame, session: requests.Session, preference: Sequence[str]
+) -> pd.DataFrame:
+    """Closes of each sampled pair from the first configured exchange listing it other than its stored source."""
+    first, last = primary["date"].min(), primary["date"].max()
+    today = clock.utc_now().date()
+    exchanges: dict[str, Any] = {}
+    frames = []
+    for symbol, source in primary.groupby("symbol")["source"].first().items():
+        listed_on = pairs.loc[pairs["symbol"] == symbol, "exchanges"].iloc[0]
+        others = [v for v in venues(listed_on, preference) if v != source and serves_range(v, first, today)]
+        if not others:
+            continue
+        exchange = exchanges.setdefault(others[0], make_exchange(others[0], session))
+        try:
+            frames.append(fetch_daily_candles(exchange, str(symbol), first, last).bars)
+        except SourceError:
+            continue  # the secondary is unreachable or has no data: nothing to compare, not a disagreement
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["symbol", "date", "close"])

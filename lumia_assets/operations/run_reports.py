@@ -14,7 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-from lumia_assets.defs.monitoring.alerts import run_partitions
+from lumia_assets.operations.runs import run_partitions
 
 COUNTERS = ("rows_written", "upstream_requests", "upstream_429s", "upstream_errors")
 

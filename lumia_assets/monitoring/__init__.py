@@ -1,1 +1,0 @@
-"""Operational plumbing outside the warehouse: alert delivery and Dagster run-history retention."""
