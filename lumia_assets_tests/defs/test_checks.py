@@ -134,3 +134,44 @@ def _pair_on_kraken_and_coinbase(warehouse_url: str) -> str:
     )
     with warehouse_engine(warehouse_url).connect() as conn:
         return conn.execute(query).scalar_one()
+
+
+def test_a_failed_blocking_check_stops_the_downstream_asset_and_one_check_runs_alone(settings, warehouse_url) -> None:
+    from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
+    from lumia_assets.defs.prices.checks import PRICE_CHECKS
+    from lumia_assets.defs.resources import build_resources
+    from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS
+
+    assert materialize(settings, [equity_daily_prices], START, END).success
+    corrupt, other = _first_stock(warehouse_url), _last_stock(warehouse_url)
+    execute(warehouse_url, "UPDATE daily_prices SET high = low / 2 WHERE symbol = :s AND date = :d", s=corrupt, d=START)
+    tags = {"dagster/asset_partition_range_start": str(START), "dagster/asset_partition_range_end": str(END)}
+    run = dg.materialize(
+        [*ALL_ASSETS, *PRICE_CHECKS],
+        selection=[equity_daily_prices, adjusted_daily_prices],
+        resources=build_resources(settings),
+        tags=tags,
+        run_config={"ops": {"equity_daily_prices": {"config": {"symbols": [other]}}}},  # leaves the bad bar alone
+        raise_on_error=False,
+    )
+
+    evaluations = {e.check_name: e for e in run.get_asset_check_evaluations()}
+    assert not evaluations["ohlc_sanity"].passed and evaluations["ohlc_sanity"].blocking
+    assert {e.asset_key for e in run.get_asset_materialization_events()} == {equity_daily_prices.key}
+    assert not run.success  # adjusted_daily_prices was skipped, not published over a corrupt bar
+
+    alone = dg.materialize(
+        [*ALL_ASSETS, *PRICE_CHECKS],
+        selection=dg.AssetSelection.checks(dg.AssetCheckKey(equity_daily_prices.key, "no_duplicate_bars")),
+        resources=build_resources(settings),
+        tags=tags,
+        raise_on_error=False,
+    )
+    assert [e.check_name for e in alone.get_asset_check_evaluations()] == ["no_duplicate_bars"]
+    assert alone.success
+
+
+def _last_stock(warehouse_url: str) -> str:
+    from lumia_assets_tests.defs.prices_helpers import active_equities
+
+    return active_equities(warehouse_url).query("asset_class == 'stock'")["symbol"].iloc[-1]
