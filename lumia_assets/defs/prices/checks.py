@@ -4,14 +4,11 @@ ERROR for corrupt data (OHLC sanity, duplicate bars, derived adjustments disagre
 WARN for degraded data (coverage below LUMIA_COVERAGE_THRESHOLD, unexplained jumps, cross-exchange disagreement);
 coverage is an ERROR when a date has lost most of its bars.
 
-Each asset's checks are the specs of one ``multi_asset_check`` (``can_subset``): a price run evaluates them in one
-step, one after the other on the step's pooled warehouse connection, instead of a step (and, under the
-multiprocess executor, a process) each; each check keeps its own history in the UI and can run alone. A
-partitioned check in a range run evaluates every date of the range and names the partitions in its metadata;
-the table-wide ones (``table_*``) are unpartitioned and look at every stored date.
+Each asset's checks run in one step (``defs/check_steps.py``). A partitioned check in a range run evaluates every
+date of the range and names the partitions in its metadata; the table-wide ones (``table_*``) are unpartitioned
+and look at every stored date.
 """
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,8 +17,8 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
-from lumia_assets.defs.api_notices import accepted
-from lumia_assets.defs.check_results import ERROR, WARN, check_result
+from lumia_assets.defs.check_results import ERROR, WARN
+from lumia_assets.defs.check_steps import Check, ScopeFactory, Verdict, check_step
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
@@ -56,26 +53,6 @@ class Scope:
         return {"partitions": self.partitions, "dates": len(self.dates)}
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A check's outcome before it becomes an ``AssetCheckResult`` for its key."""
-
-    result: quality.QualityResult
-    severity: dg.AssetCheckSeverity
-    metadata: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PriceCheck:
-    """One check of a price asset: its spec's fields and how to evaluate it."""
-
-    name: str
-    description: str
-    blocking: bool
-    partitioned: bool
-    evaluate: Callable[[Scope], Verdict]
-
-
 def coverage_severity(result: quality.QualityResult) -> dg.AssetCheckSeverity:
     """WARN for a thin date; ERROR when a date lost most of its bars (a missing day is missing data, not noise)."""
     worst = min((row["coverage"] for row in result.sample), default=1.0)
@@ -94,7 +71,7 @@ def partitions_label(context: dg.AssetCheckExecutionContext) -> str:
     return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
 
 
-def window_checks(feed: PriceFeed) -> list[PriceCheck]:
+def window_checks(feed: PriceFeed) -> list[Check[Scope]]:
     """The partitioned checks every price asset has."""
     classes, jump = feed.asset_classes, JUMP_THRESHOLDS[feed.calendar]
 
@@ -117,18 +94,18 @@ def window_checks(feed: PriceFeed) -> list[PriceCheck]:
         return Verdict(result, WARN, {"threshold": jump, **scope.metadata()})
 
     return [
-        PriceCheck(
+        Check(
             "ohlc_sanity", "Bars of the partitions: low ≤ open, close ≤ high; prices > 0; volume ≥ 0.", True, True, ohlc
         ),
-        PriceCheck("no_duplicate_bars", "No (symbol, date) stored twice in the partitions.", True, True, duplicates),
-        PriceCheck(
+        Check("no_duplicate_bars", "No (symbol, date) stored twice in the partitions.", True, True, duplicates),
+        Check(
             "coverage",
             "Each date has bars for at least LUMIA_COVERAGE_THRESHOLD % of the active symbols.",
             False,
             True,
             coverage,
         ),
-        PriceCheck(
+        Check(
             "no_unexplained_jumps",
             f"No close moves more than {jump:.0%} in a day without a corporate action.",
             False,
@@ -138,7 +115,7 @@ def window_checks(feed: PriceFeed) -> list[PriceCheck]:
     ]
 
 
-def table_checks(feed: PriceFeed) -> list[PriceCheck]:
+def table_checks(feed: PriceFeed) -> list[Check[Scope]]:
     """Asset-level checks over every stored date of the asset."""
     classes = feed.asset_classes
 
@@ -149,8 +126,8 @@ def table_checks(feed: PriceFeed) -> list[PriceCheck]:
         return Verdict(quality.duplicate_prices(scope.engine, classes), ERROR, {"partitions": "all"})
 
     return [
-        PriceCheck("table_ohlc_sanity", "OHLC sanity of every bar.", True, False, table_ohlc),
-        PriceCheck("table_no_duplicate_bars", "No (symbol, date) stored twice.", True, False, table_duplicates),
+        Check("table_ohlc_sanity", "OHLC sanity of every bar.", True, False, table_ohlc),
+        Check("table_no_duplicate_bars", "No (symbol, date) stored twice.", True, False, table_duplicates),
     ]
 
 
@@ -180,7 +157,7 @@ def cross_exchange_agreement(scope: Scope) -> Verdict:
 EQUITY_CHECKS = [
     *window_checks(EQUITY_FEED),
     *table_checks(EQUITY_FEED),
-    PriceCheck(
+    Check(
         "adjustments_consistent",
         "The adjusted close derived from the stored record, as of the day Yahoo adjusted to, agrees with the one "
         "Yahoo served (within 1e-6 relative).",
@@ -192,7 +169,7 @@ EQUITY_CHECKS = [
 CRYPTO_CHECKS = [
     *window_checks(CRYPTO_FEED),
     *table_checks(CRYPTO_FEED),
-    PriceCheck(
+    Check(
         "cross_exchange_agreement",
         f"For up to {CROSS_EXCHANGE_SAMPLE} pairs listed on two exchanges, stored closes agree with the secondary "
         f"exchange's within {CROSS_EXCHANGE_TOLERANCE:.1%}.",
@@ -203,47 +180,23 @@ CRYPTO_CHECKS = [
 ]
 
 
-def price_checks(
-    asset: dg.AssetsDefinition, feed: PriceFeed, partitions: dg.PartitionsDefinition, checks: list[PriceCheck]
-) -> dg.AssetChecksDefinition:
-    """One step evaluating the selected checks of ``asset``, in order, each reported under its own key."""
-    by_name = {check.name: check for check in checks}
-    with accepted(dg.PreviewWarning):  # partitions_def on a check spec: results per partition, as the UI shows them
-        specs = [
-            dg.AssetCheckSpec(
-                check.name,
-                asset=asset,
-                description=check.description,
-                blocking=check.blocking,
-                partitions_def=partitions if check.partitioned else None,
-            )
-            for check in checks
-        ]
+def price_scope(feed: PriceFeed) -> ScopeFactory[Scope]:
+    """What the feed's checks look at: the run's closed dates (partitioned checks) or every stored date."""
 
-    @dg.multi_asset_check(
-        name=f"{asset.key.to_python_identifier()}_checks",
-        specs=specs,
-        can_subset=True,
-        description=f"The quality checks of {asset.key.to_user_string()}, evaluated in one step.",
-    )
-    def evaluate(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
-    ) -> Iterator[dg.AssetCheckResult]:
-        engine = warehouse.engine()
-        selected = [by_name[key.name] for key in context.selected_asset_check_keys]
-        window = None
-        if any(check.partitioned for check in selected):
-            window = Scope(feed, engine, upstream, evaluated_dates(context, feed), partitions_label(context))
-        table = Scope(feed, engine, upstream, [], "all")
-        for check in sorted(selected, key=checks.index):
-            verdict = check.evaluate(window if check.partitioned and window else table)
-            key = dg.AssetCheckKey(asset.key, check.name)
-            yield check_result(verdict.result, verdict.severity, key, **verdict.metadata)
+    def scope(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        upstream: UpstreamResource,
+        partitioned: bool,
+    ) -> Scope:
+        if not partitioned:
+            return Scope(feed, warehouse.engine(), upstream, [], "all")
+        return Scope(feed, warehouse.engine(), upstream, evaluated_dates(context, feed), partitions_label(context))
 
-    return evaluate
+    return scope
 
 
 PRICE_CHECKS = [
-    price_checks(equity_daily_prices, EQUITY_FEED, EQUITY_PARTITIONS, EQUITY_CHECKS),
-    price_checks(crypto_daily_prices, CRYPTO_FEED, CRYPTO_PARTITIONS, CRYPTO_CHECKS),
+    check_step(equity_daily_prices, EQUITY_CHECKS, price_scope(EQUITY_FEED), EQUITY_PARTITIONS),
+    check_step(crypto_daily_prices, CRYPTO_CHECKS, price_scope(CRYPTO_FEED), CRYPTO_PARTITIONS),
 ]

@@ -1,0 +1,88 @@
+"""One step per asset for its checks: the checks are the specs of one ``multi_asset_check`` (``can_subset``).
+
+A run evaluates the selected checks one after the other in that step, on its pooled warehouse connection,
+instead of a step (and, under the multiprocess executor, a process) each. Each check keeps its own key, history,
+metadata and blocking flag in the UI, and any one of them can run alone.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import dagster as dg
+
+from lumia_assets.defs.api_notices import accepted
+from lumia_assets.defs.check_results import check_result
+from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
+from lumia_assets.warehouse.quality import QualityResult
+
+ScopeT = TypeVar("ScopeT")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's outcome before it becomes the ``AssetCheckResult`` of its key."""
+
+    result: QualityResult
+    severity: dg.AssetCheckSeverity
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Check(Generic[ScopeT]):
+    """One check of an asset: its spec's fields and how to evaluate it over a scope."""
+
+    name: str
+    description: str
+    blocking: bool
+    partitioned: bool  # evaluated per partition of the asset, else over the whole asset
+    evaluate: Callable[[ScopeT], Verdict]
+
+
+# (context, warehouse, upstream, partitioned) -> what the checks of that kind look at
+ScopeFactory = Callable[[dg.AssetCheckExecutionContext, WarehouseResource, UpstreamResource, bool], ScopeT]
+
+
+def check_step(
+    asset: dg.AssetsDefinition,
+    checks: Sequence[Check[ScopeT]],
+    scope: ScopeFactory[ScopeT],
+    partitions: dg.PartitionsDefinition | None = None,
+) -> dg.AssetChecksDefinition:
+    """The step evaluating the selected ``checks`` of ``asset`` in order, each reported under its own key.
+
+    ``scope`` is built once per kind the selection needs: partitioned (the run's partitions) and asset-wide.
+    """
+    order = {check.name: index for index, check in enumerate(checks)}
+    by_name = {check.name: check for check in checks}
+    with accepted(dg.PreviewWarning):  # partitions_def on a check spec: results per partition, as the UI shows them
+        specs = [
+            dg.AssetCheckSpec(
+                check.name,
+                asset=asset,
+                description=check.description,
+                blocking=check.blocking,
+                partitions_def=partitions if check.partitioned else None,
+            )
+            for check in checks
+        ]
+
+    @dg.multi_asset_check(
+        name=f"{asset.key.to_python_identifier()}_checks",
+        specs=specs,
+        can_subset=True,
+        description=f"The checks of {asset.key.to_user_string()}, evaluated in one step.",
+    )
+    def evaluate(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        selected = sorted((by_name[key.name] for key in context.selected_asset_check_keys), key=lambda c: order[c.name])
+        scopes: dict[bool, ScopeT] = {}
+        for check in selected:
+            if check.partitioned not in scopes:
+                scopes[check.partitioned] = scope(context, warehouse, upstream, check.partitioned)
+            verdict = check.evaluate(scopes[check.partitioned])
+            key = dg.AssetCheckKey(asset.key, check.name)
+            yield check_result(verdict.result, verdict.severity, key, **verdict.metadata)
+
+    return evaluate
