@@ -152,3 +152,25 @@ def test_a_missing_postgresql_database_is_named_and_not_created(postgres_databas
         names = conn.execute(sa.text("SELECT datname FROM pg_database")).scalars().all()
     admin.dispose()
     assert "lumia_no_such_db" not in names
+
+
+def test_head_revision_is_alembics_head_and_a_current_warehouse_skips_alembic(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from lumia_assets.warehouse.engine import HEAD_REVISION, MIGRATIONS_DIR, schema_is_current
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    probe = (
+        "import sys, sqlalchemy as sa\n"
+        "from lumia_assets.warehouse.engine import connect_warehouse, schema_is_current\n"
+        f"engine = connect_warehouse({url!r})\n"
+        "print(schema_is_current(engine), 'alembic' in sys.modules)"
+    )
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    again = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert first == ["True", "True"]  # a new warehouse is migrated with Alembic
+    assert again == ["True", "False"]  # a current one is opened without it
+    assert not schema_is_current(sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
