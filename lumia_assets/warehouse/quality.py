@@ -5,6 +5,13 @@ PostgreSQL): it is counted in the database and only a small sample of offending 
 ever loaded into memory. Price checks take ``asset_classes`` (None: all) and an inclusive date ``window``
 ``(start, end)`` (None: the whole table), and a ``table`` shaped like ``daily_prices`` (default: it).
 
+What a check over the whole table costs, and needs: :func:`ohlc_sanity` judges each bar alone, so ``since`` limits
+it to the bars written since the last evaluation (``ix_daily_prices_asset_class_fetched_at``);
+:func:`duplicate_prices` cannot fail on a table whose primary key is the price key, and then only counts the rows in
+scope (it still groups the keys of a table without that key, a staging table or a bad restore). The windowed checks
+read a date range of ``ix_daily_prices_asset_class_date_symbol``: their cost follows the dates asked about, not the
+table.
+
 Float columns can hold NaN on PostgreSQL, while SQLite stores NaN as NULL: every price read here goes through
 :func:`_finite`, so NaN and NULL mean the same thing ("no value") on both backends. Samples are JSON-ready:
 dates as ISO strings and NaN as None.
@@ -22,7 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lumia_assets.warehouse.gaps import missing_cells, partition_gaps
+from lumia_assets.warehouse.gaps import missing_cells, partition_gaps, reading
 from lumia_assets.warehouse.schema import (
     adjustment_factors,
     assets,
@@ -77,11 +84,13 @@ def _evaluate(
     order_by: Sequence[sa.ColumnElement],
     sample_size: int,
     what: str,
+    whole_table: bool = False,
 ) -> QualityResult:
-    """Count the rows of ``scope`` and those where ``bad`` holds; fetch up to ``sample_size`` of the latter."""
+    """Count the rows of ``scope`` and those where ``bad`` holds; fetch up to ``sample_size`` of the latter.
+    ``whole_table``: ``scope`` reads every row of its table (see ``gaps.reading``)."""
     counts = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((bad, 1), else_=0)), 0))
     sample = sa.select(scope).where(bad).order_by(*order_by).limit(sample_size)
-    with engine.connect() as conn:
+    with reading(engine, whole_table=whole_table) as conn:
         checked, failing = conn.execute(counts.select_from(scope)).one()
         rows = conn.execute(sample).mappings().all() if failing else []
     return _result(int(failing), int(checked), rows, f"{failing} of {checked} {what}")
@@ -103,13 +112,16 @@ def _first_violation(rules: Mapping[str, sa.ColumnElement[bool]]) -> sa.Label:
 
 
 def _price_filters(
-    table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None
+    table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None, since: datetime | None = None
 ) -> list[sa.ColumnElement[bool]]:
     filters = []
     if asset_classes is not None:
         filters.append(table.c.asset_class.in_(list(asset_classes)))
     if window is not None:
         filters.append(table.c.date.between(*window))
+    if since is not None:
+        # UTC, as the writers store it (SQLite keeps naive UTC timestamps; a naive ``since`` is taken as UTC)
+        filters.append(table.c.fetched_at >= (since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)))
     return filters
 
 
@@ -121,11 +133,19 @@ def ohlc_sanity(
     *,
     table: sa.Table = daily_prices,
     sample_size: int = SAMPLE_SIZE,
+    since: datetime | None = None,
 ) -> QualityResult:
     """Bars with no (NULL or NaN) close, a price <= 0, low above open/close/high, open or close above high, or a
     negative volume. "Above" means by more than the relative ``tolerance``: independently rounded split-adjusted
     prices can overshoot by a hair. Missing open/high/low/served_adj_close are allowed (some sources lack them);
-    ``reason`` names the first rule a sampled bar breaks."""
+    ``reason`` names the first rule a sampled bar breaks.
+
+    ``since``: only the bars with ``fetched_at`` at or after it. Every rule is about one bar alone, so a bar that
+    passed and has not been written since still passes: a check over the whole table needs only the bars written
+    since its last evaluation. Every write that changes a bar sets its ``fetched_at`` to the time of the answer,
+    which precedes the commit: pass the previous evaluation's start less the longest fetch-to-commit delay of a
+    run (a day's overlap is cheap), and keep an occasional pass without ``since`` for rows changed outside the
+    writers (a manual edit, a restore)."""
     prices = ("open", "high", "low", "close", "served_adj_close")
     values = {name: _finite(table.c[name]) for name in (*prices, "volume")}
     o, h, low, c = values["open"], values["high"], values["low"], values["close"]
@@ -153,7 +173,7 @@ def ohlc_sanity(
             *(value.label(name) for name, value in values.items()),
             reason,
         )
-        .where(*_price_filters(table, asset_classes, window))
+        .where(*_price_filters(table, asset_classes, window, since))
         .subquery("bars")
     )
     return _evaluate(
@@ -163,7 +183,19 @@ def ohlc_sanity(
         order_by=(scope.c.date, scope.c.asset_class, scope.c.symbol),
         sample_size=sample_size,
         what="bars break OHLC sanity",
+        whole_table=window is None and since is None,
     )
+
+
+def _keyed_on(engine: Engine, table: sa.Table, columns: Sequence[sa.ColumnElement]) -> bool:
+    """Whether ``table``'s primary key in the live database is made of ``columns`` (or some of them): then no two
+    rows share their values. Asked of the database, not of ``schema.py``: a restore may have lost the key."""
+    try:
+        key = sa.inspect(engine).get_pk_constraint(table.name, schema=table.schema)
+    except sa.exc.NoSuchTableError:
+        return False
+    found = set(key.get("constrained_columns") or ())
+    return bool(found) and found <= {column.name for column in columns}
 
 
 def duplicate_prices(
@@ -175,14 +207,19 @@ def duplicate_prices(
     sample_size: int = SAMPLE_SIZE,
 ) -> QualityResult:
     """Keys (symbol, asset_class, date) stored more than once. ``daily_prices``' primary key makes this a
-    guard; pass ``table`` to check an unconstrained copy (a staging or restored table)."""
+    guard; pass ``table`` to check an unconstrained copy (a staging or restored table).
+
+    While the database enforces the key (the live table's primary key is those columns), no key can be stored
+    twice: the rows in scope are counted (each is one key), not grouped, and the check passes. Without the key the
+    keys are grouped and counted as always."""
     keys = (table.c.symbol, table.c.asset_class, table.c.date)
-    scope = (
-        sa.select(*keys, sa.func.count().label("copies"))
-        .where(*_price_filters(table, asset_classes, window))
-        .group_by(*keys)
-        .subquery("keys")
-    )
+    filters = _price_filters(table, asset_classes, window)
+    if _keyed_on(engine, table, keys):
+        with reading(engine) as conn:
+            checked = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*filters)).scalar_one())
+        detail = f"0 of {checked} price keys are stored more than once (the table's primary key forbids it)"
+        return _result(0, checked, [], detail)
+    scope = sa.select(*keys, sa.func.count().label("copies")).where(*filters).group_by(*keys).subquery("keys")
     return _evaluate(
         engine,
         scope,
@@ -190,6 +227,7 @@ def duplicate_prices(
         order_by=(scope.c.date, scope.c.asset_class, scope.c.symbol),
         sample_size=sample_size,
         what="price keys are stored more than once",
+        whole_table=window is None,
     )
 
 
@@ -219,22 +257,47 @@ def price_coverage(
 
 def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None) -> sa.Subquery:
     """Each bar in ``window`` beside the symbol's previous bar (``prev_*``; looked up to ``LAG_LOOKBACK`` before
-    the window), NaN read as NULL; bars without a previous one are left out."""
+    the window), NaN read as NULL; bars without a previous one are left out.
+
+    Within the window the previous bar comes from a window function over the window's own bars; the first bar of
+    each symbol in the window looks its previous one up by key (the primary key's index, one probe per symbol). Reading
+    the lookback's bars instead (22 sessions for every symbol, to pair a one-day window) made PostgreSQL scan the
+    whole table at five years."""
     key = (table.c.symbol, table.c.asset_class)
     close = _finite(table.c.close)
 
     def previous(column: sa.ColumnElement, name: str) -> sa.Label:
         return sa.func.lag(column, type_=column.type).over(partition_by=key, order_by=table.c.date).label(name)
 
-    reach = None if window is None else (window[0] - LAG_LOOKBACK, window[1])
     lagged = (
-        sa.select(*key, table.c.date, close.label("close"), previous(table.c.date, "prev_date"),
-                  previous(close, "prev_close"))
-        .where(*_price_filters(table, asset_classes, reach))
+        sa.select(*key, table.c.date, close.label("close"), previous(table.c.date, "lag_date"),
+                  previous(close, "lag_close"))
+        .where(*_price_filters(table, asset_classes, window))
         .subquery("lagged")
     )  # fmt: skip
-    in_window = [] if window is None else [lagged.c.date >= window[0]]
-    return sa.select(lagged).where(lagged.c.prev_date.is_not(None), *in_window).subquery("consecutive")
+    if window is None:
+        pairs = (lagged.c.lag_date.label("prev_date"), lagged.c.lag_close.label("prev_close"))
+        bars = sa.select(lagged.c.symbol, lagged.c.asset_class, lagged.c.date, lagged.c.close, *pairs).subquery("bars")
+    else:
+        before, prior = table.alias("before"), table.alias("prior")
+        last_before_window = (
+            sa.select(sa.func.max(before.c.date))
+            .where(before.c.symbol == lagged.c.symbol, before.c.asset_class == lagged.c.asset_class,
+                   before.c.date < window[0], before.c.date >= window[0] - LAG_LOOKBACK)
+            .scalar_subquery()
+        )  # fmt: skip
+        prev_date = sa.func.coalesce(lagged.c.lag_date, last_before_window).label("prev_date")
+        dated = sa.select(lagged, prev_date).subquery("dated")
+        close_then = (
+            sa.select(sa.func.max(_finite(prior.c.close)))
+            .where(prior.c.symbol == dated.c.symbol, prior.c.asset_class == dated.c.asset_class,
+                   prior.c.date == dated.c.prev_date)
+            .scalar_subquery()
+        )  # fmt: skip
+        prev_close = sa.case((dated.c.lag_date.is_not(None), dated.c.lag_close), else_=close_then)
+        bars = sa.select(dated.c.symbol, dated.c.asset_class, dated.c.date, dated.c.close, dated.c.prev_date,
+                         prev_close.label("prev_close")).subquery("bars")  # fmt: skip
+    return sa.select(bars).where(bars.c.prev_date.is_not(None)).subquery("consecutive")
 
 
 def _actions_between(bars: sa.Subquery, actions: Sequence[str]) -> sa.Select:
@@ -273,6 +336,7 @@ def unexplained_jumps(
         order_by=(sa.func.abs(scope.c.change).desc(), scope.c.symbol, scope.c.date),
         sample_size=sample_size,
         what=f"day-over-day closes move more than {threshold:.0%} beyond their splits, with no distribution",
+        whole_table=window is None,
     )
 
 
@@ -327,6 +391,7 @@ def adjustment_consistency(
         order_by=((gap / sa.func.abs(_nonzero(scope.c.served_adj_close))).desc(), scope.c.symbol, scope.c.date),
         sample_size=sample_size,
         what=f"bars have a derived adjusted close more than {tolerance:g} (relative) from the one served",
+        whole_table=window is None,
     )
 
 

@@ -91,7 +91,11 @@ daily_prices = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     _timestamp("fetched_at"),
     sa.CheckConstraint(_ASSET_CLASS_CHECK, name="asset_class"),
-    sa.Index("ix_daily_prices_asset_class_date", "asset_class", "date"),
+    # a date range of a feed's classes, and which symbols have a bar there, read from the index alone (gaps, the
+    # per-partition checks); the primary key serves one symbol's history
+    sa.Index("ix_daily_prices_asset_class_date_symbol", "asset_class", "date", "symbol"),
+    # a feed's bars written since a check last ran (quality.ohlc_sanity(since=...))
+    sa.Index("ix_daily_prices_asset_class_fetched_at", "asset_class", "fetched_at"),
 )
 
 corporate_actions = sa.Table(

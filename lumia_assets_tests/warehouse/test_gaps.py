@@ -85,6 +85,33 @@ def test_inactive_symbols_are_not_expected(warehouse_url: str) -> None:
     assert partition_gaps(engine, ["stock"], DAYS)["expected"].tolist() == [3, 3, 3]
 
 
+def test_bars_no_cell_expects_neither_count_as_present_nor_hide_a_gap(warehouse_url: str) -> None:
+    engine = _seed(warehouse_url)
+    record_identity(engine, identities(("NEWCO", DAYS[2], None)))  # its bar of DAYS[0] predates the listing
+    upsert_daily_prices(
+        engine,
+        pd.concat(
+            [
+                bars("ZZZZ", DAYS[1:2]),  # between the dates asked about, not one of them
+                bars("NEWCO", DAYS[:1]),
+                bars("ZZZZ", DAYS[:1], asset_class="etf"),  # another class
+                bars("GONE", DAYS),  # no instrument
+            ]
+        ),
+    )
+    gaps = partition_gaps(engine, ["stock"], [DAYS[0], DAYS[2]])
+    assert gaps.to_dict("list") == {
+        "date": [DAYS[0], DAYS[2]],
+        "expected": [3, 4],
+        "present": [2, 3],
+        "missing": [1, 1],
+    }
+    assert _cells(missing_cells(engine, ["stock"], [DAYS[0], DAYS[2]])) == [
+        ("ZZZZ", "stock", DAYS[0]),
+        ("ZZZZ", "stock", DAYS[2]),
+    ]
+
+
 def test_a_date_with_nothing_expected_reports_zeros(warehouse_url: str) -> None:
     engine = _seed(warehouse_url)
     assert partition_gaps(engine, ["crypto"], [date(2024, 12, 7)]).to_dict("records") == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from lumia_assets.warehouse.engine import connect_warehouse
 from lumia_assets.warehouse.quality import (
+    LAG_LOOKBACK,
     adjustment_consistency,
     cross_source_disagreement,
     duplicate_prices,
@@ -127,6 +129,36 @@ def test_ohlc_sanity_flags_a_nan_or_null_close_on_both_backends(engine: sa.Engin
     ]
 
 
+def test_ohlc_sanity_since_looks_only_at_the_bars_written_since_then(engine: sa.Engine) -> None:
+    later = FETCHED_AT + timedelta(days=1)
+    upsert_daily_prices(
+        engine,
+        pd.concat(
+            [
+                bars("OLD", DAYS[:1]).assign(high=8.0, low=9.0),  # broken, but checked when it was written
+                bars("NEW", DAYS[:1]).assign(high=8.0, low=9.0, fetched_at=later),
+                bars("GOOD", DAYS).assign(fetched_at=later),
+            ]
+        ),
+    )
+    result = ohlc_sanity(engine, since=later)
+    assert (result.passed, result.failing, result.checked) == (False, 1, 4)
+    assert [(r["symbol"], r["reason"]) for r in result.sample] == [("NEW", "low > high")]
+    assert ohlc_sanity(engine, since=later.astimezone(ZoneInfo("America/New_York"))).checked == 4
+    assert ohlc_sanity(engine, since=later.replace(tzinfo=None)).checked == 4  # naive: UTC
+    assert ohlc_sanity(engine, since=later + timedelta(seconds=1)).checked == 0
+    assert ohlc_sanity(engine, ["etf"], since=FETCHED_AT).checked == 0
+    assert ohlc_sanity(engine).failing == 2  # without since: every bar
+
+
+def test_duplicate_prices_counts_the_rows_of_a_table_whose_key_forbids_duplicates(engine: sa.Engine) -> None:
+    _seed_clean(engine)
+    result = duplicate_prices(engine, ["stock"], (DAYS[1], DAYS[2]))
+    assert (result.passed, result.failing, result.checked, result.sample) == (True, 0, 4, [])
+    assert result.detail == "0 of 4 price keys are stored more than once (the table's primary key forbids it)"
+    assert duplicate_prices(engine).checked == 9
+
+
 def test_duplicate_prices_finds_a_key_stored_twice(engine: sa.Engine, unkeyed: sa.Table) -> None:
     with engine.begin() as conn:
         conn.execute(unkeyed.insert(), [_bar(), _bar(close=10.5), _bar(date=DAYS[1])])
@@ -134,6 +166,27 @@ def test_duplicate_prices_finds_a_key_stored_twice(engine: sa.Engine, unkeyed: s
     assert (result.passed, result.failing, result.checked) == (False, 1, 2)
     assert result.sample == [{"symbol": "AAPL", "asset_class": "stock", "date": ISO[0], "copies": 2}]
     assert duplicate_prices(engine, window=(DAYS[1], DAYS[2]), table=unkeyed).passed
+
+
+def test_duplicate_prices_groups_the_keys_again_once_the_live_table_lost_its_primary_key(engine: sa.Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite cannot drop a primary key")
+    _seed_clean(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE daily_prices DROP CONSTRAINT pk_daily_prices"))
+        conn.execute(daily_prices.insert(), [_bar(close=10.5)])
+    try:
+        result = duplicate_prices(engine, ["stock"])
+        assert (result.passed, result.failing, result.checked) == (False, 1, 6)
+        assert result.sample == [{"symbol": "AAPL", "asset_class": "stock", "date": ISO[0], "copies": 2}]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(daily_prices.delete().where(daily_prices.c.close == 10.5))
+            conn.execute(
+                sa.text(
+                    "ALTER TABLE daily_prices ADD CONSTRAINT pk_daily_prices PRIMARY KEY (symbol, asset_class, date)"
+                )
+            )
 
 
 def test_price_coverage_lists_the_worst_dates_and_some_missing_symbols(engine: sa.Engine) -> None:
@@ -172,6 +225,30 @@ def test_unexplained_jumps_flags_a_move_without_action_but_not_one_explained_by_
     in_window = unexplained_jumps(engine, window=(DAYS[2], DAYS[2]))
     assert (in_window.failing, in_window.checked) == (1, 3)
     assert unexplained_jumps(engine, threshold=0.35).passed
+
+
+def test_unexplained_jumps_pairs_a_window_s_first_bar_with_the_last_one_before_it(engine: sa.Engine) -> None:
+    start = DAYS[1]
+    upsert_daily_prices(
+        engine,
+        pd.concat(
+            [
+                _series("EDGE", [10, 13, 13]),  # the jump is on the window's first day, from the bar before it
+                _series("INSIDE", [10, 10, 13]),  # the jump is inside the window
+                bars("NEAR", [start - LAG_LOOKBACK], 10.0),  # as far back as the lookback reaches
+                bars("NEAR", DAYS[2:], 13.0),
+                bars("FAR", [start - LAG_LOOKBACK - timedelta(days=1)], 10.0),  # beyond it: no previous bar
+                bars("FAR", DAYS[2:], 13.0),
+            ]
+        ),
+    )
+    result = unexplained_jumps(engine, window=(start, DAYS[2]))
+    assert (result.failing, result.checked) == (3, 5)
+    assert [(r["symbol"], r["date"], r["prev_date"], r["prev_close"]) for r in result.sample] == [
+        ("EDGE", ISO[1], ISO[0], 10.0),
+        ("INSIDE", ISO[2], ISO[1], 10.0),
+        ("NEAR", ISO[2], (start - LAG_LOOKBACK).isoformat(), 10.0),
+    ]
 
 
 def test_a_split_explains_only_its_own_jump(engine: sa.Engine) -> None:

@@ -21,4 +21,8 @@ def test_the_asset_primary_key_is_symbol_and_asset_class(warehouse_url: str) -> 
     inspector = sa.inspect(connect_warehouse(warehouse_url))
     assert inspector.get_pk_constraint("assets")["constrained_columns"] == ["symbol", "asset_class"]
     assert inspector.get_pk_constraint("daily_prices")["constrained_columns"] == ["symbol", "asset_class", "date"]
-    assert {"ix_daily_prices_asset_class_date"} <= {ix["name"] for ix in inspector.get_indexes("daily_prices")}
+    indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("daily_prices")}
+    assert indexes == {
+        "ix_daily_prices_asset_class_date_symbol": ["asset_class", "date", "symbol"],
+        "ix_daily_prices_asset_class_fetched_at": ["asset_class", "fetched_at"],
+    }
