@@ -17,9 +17,14 @@ CHECKS = [*UNIVERSE_CHECKS, *PRICE_CHECKS]
 
 
 def run_checks(
-    settings: Settings, asset: str, start: date | None = None, end: date | None = None
+    settings: Settings,
+    asset: str,
+    start: date | None = None,
+    end: date | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> dict[str, dg.AssetCheckEvaluation]:
-    """Evaluate every check of ``asset`` (over ``start``..``end`` for partitioned ones), by check name."""
+    """Evaluate every check of ``asset`` (over ``start``..``end`` for partitioned ones) on ``instance`` (default: an
+    ephemeral one, without history), by check name."""
     tags = {}
     if start is not None:
         tags = {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
@@ -28,6 +33,7 @@ def run_checks(
         selection=dg.AssetSelection.checks_for_assets(asset),
         resources=build_resources(settings),
         tags=tags,
+        instance=instance,
         raise_on_error=False,
     )
     return {e.check_name: e for e in result.get_asset_check_evaluations()}

@@ -175,3 +175,32 @@ def _last_stock(warehouse_url: str) -> str:
     from lumia_assets_tests.defs.prices_helpers import active_equities
 
     return active_equities(warehouse_url).query("asset_class == 'stock'")["symbol"].iloc[-1]
+
+
+def test_the_table_wide_ohlc_check_reads_the_bars_fetched_since_it_last_passed_and_all_of_them_weekly(
+    settings, warehouse_url
+) -> None:
+    from lumia_assets.defs.prices.table_scans import FULL_SCAN_EVERY, table_scan
+
+    key = dg.AssetCheckKey(dg.AssetKey("equity_daily_prices"), "table_ohlc_sanity")
+    with dg.instance_for_test() as instance:
+        assert materialize(settings, [equity_daily_prices], START, END, instance=instance).success
+        first = run_checks(settings, "equity_daily_prices", START, END, instance)["table_ohlc_sanity"]
+        assert first.passed and first.metadata["scanned"].value == "every bar"
+        assert first.metadata["checked"].value > 1
+
+        long_ago = datetime.now(UTC) - timedelta(days=3)  # before the last pass less the overlap
+        execute(warehouse_url, "UPDATE daily_prices SET fetched_at = :t", t=long_ago)
+        symbol = _first_stock(warehouse_url)
+        corrupt = "UPDATE daily_prices SET high = low / 2, fetched_at = :t WHERE symbol = :s AND date = :d"
+        execute(warehouse_url, corrupt, t=long_ago, s=symbol, d=START)  # an edit that kept the old stamp
+        execute(warehouse_url, corrupt, t=datetime.now(UTC), s=symbol, d=END)  # a write since the last pass
+        second = run_checks(settings, "equity_daily_prices", START, END, instance)["table_ohlc_sanity"]
+
+        assert second.metadata["scanned"].value.startswith("bars fetched since ")
+        assert (second.passed, second.metadata["checked"].value) == (False, 1)
+        assert [(row["symbol"], row["date"]) for row in _sample(second)] == [(symbol, str(END))]
+        third = run_checks(settings, "equity_daily_prices", START, END, instance)["table_ohlc_sanity"]
+        assert not third.passed  # a failure keeps its bars in scope: the start is the last pass's
+        a_week_on = datetime.now(UTC) + FULL_SCAN_EVERY
+        assert table_scan(instance, key, a_week_on).since is None  # then every bar, the old edit's too

@@ -10,7 +10,7 @@ and look at every stored date.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -21,6 +21,7 @@ from lumia_assets.defs.check_results import ERROR, WARN
 from lumia_assets.defs.check_steps import Check, ScopeFactory, Verdict, check_step
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
+from lumia_assets.defs.prices.table_scans import table_scan
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.settings import Settings
@@ -40,6 +41,7 @@ class Scope:
     feed: PriceFeed
     engine: Engine
     upstream: UpstreamResource
+    instance: dg.DagsterInstance  # the checks' own history
     dates: list[date]
     partitions: str  # "first..last" of the run's range, one key, or "all" (table-wide)
 
@@ -120,13 +122,21 @@ def table_checks(feed: PriceFeed) -> list[Check[Scope]]:
     classes = feed.asset_classes
 
     def table_ohlc(scope: Scope) -> Verdict:
-        return Verdict(quality.ohlc_sanity(scope.engine, classes), ERROR, {"partitions": "all"})
+        key = dg.AssetCheckKey(dg.AssetKey(feed.asset_name), "table_ohlc_sanity")
+        scan = table_scan(scope.instance, key, datetime.now(UTC))  # the system's time, as ``fetched_at`` is
+        return Verdict(quality.ohlc_sanity(scope.engine, classes, since=scan.since), ERROR, scan.metadata())
 
     def table_duplicates(scope: Scope) -> Verdict:
         return Verdict(quality.duplicate_prices(scope.engine, classes), ERROR, {"partitions": "all"})
 
     return [
-        Check("table_ohlc_sanity", "OHLC sanity of every bar.", True, False, table_ohlc),
+        Check(
+            "table_ohlc_sanity",
+            "OHLC sanity of every bar: those fetched since the last pass, and every bar once a week.",
+            True,
+            False,
+            table_ohlc,
+        ),
         Check("table_no_duplicate_bars", "No (symbol, date) stored twice.", True, False, table_duplicates),
     ]
 
@@ -189,9 +199,10 @@ def price_scope(feed: PriceFeed) -> ScopeFactory[Scope]:
         upstream: UpstreamResource,
         partitioned: bool,
     ) -> Scope:
+        parts = (feed, warehouse.engine(), upstream, context.instance)
         if not partitioned:
-            return Scope(feed, warehouse.engine(), upstream, [], "all")
-        return Scope(feed, warehouse.engine(), upstream, evaluated_dates(context, feed), partitions_label(context))
+            return Scope(*parts, [], "all")
+        return Scope(*parts, evaluated_dates(context, feed), partitions_label(context))
 
     return scope
 
