@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -48,6 +48,9 @@ class SimConfig:
     dividend_fraction: float = 0.35
     listing_fraction: float = 0.05  # listed after history_start
     delisting_fraction: float = 0.03  # delisted before now
+    # pairs per exchange ("binance", "kraken", "coinbase") instead of the profile's, e.g. {"binance": 2_200} for a
+    # bigger Binance; an override may draw other pairs than the profile's (without one, the profile's are drawn)
+    crypto_pairs: dict[str, int] | None = None
     sizes: UniverseSizes = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,4 +58,10 @@ class SimConfig:
             raise ValueError(f"unknown simulator profile {self.profile!r}; choose one of {sorted(PROFILES)}")
         if self.now is not None and self.as_of is not None:
             raise ValueError("SimConfig takes now or as_of, not both: as_of starts the clock at 18:00 New York")
-        object.__setattr__(self, "sizes", PROFILES[self.profile])
+        sizes = PROFILES[self.profile]
+        if self.crypto_pairs:
+            unknown = set(self.crypto_pairs) - set(sizes.crypto_pairs)
+            if unknown:
+                raise ValueError(f"SimConfig.crypto_pairs: unknown exchanges {sorted(unknown)}")
+            sizes = replace(sizes, crypto_pairs={**sizes.crypto_pairs, **self.crypto_pairs})
+        object.__setattr__(self, "sizes", sizes)

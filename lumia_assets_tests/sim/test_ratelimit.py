@@ -110,3 +110,42 @@ def test_every_server_answer_carries_the_weight_header(sim: MarketSimulator) -> 
     used = [int(requests.get(url, timeout=5).headers[WEIGHT]) for _ in range(3)]
 
     assert used == [1, 2, 3]
+
+
+def test_without_retry_after_a_429_says_nothing_of_the_wait_but_still_blocks(
+    limits: RateLimits, clock: FakeClock
+) -> None:
+    limits.set(HOST, 1, burst=1, retry_after=2.0, send_retry_after=False)
+    assert limits.admit(HOST).status is None
+
+    refused = limits.admit(HOST)
+    clock.now += 1.5  # a token is back, but the penalty window is not over
+    still_refused = limits.admit(HOST)
+    clock.now += 1
+
+    assert (refused.status, still_refused.status) == (429, 429)
+    assert "Retry-After" not in refused.headers and "Retry-After" not in still_refused.headers
+    assert limits.admit(HOST).status is None
+
+
+def test_an_unweighted_limit_counts_requests_and_the_header_still_counts_weight(
+    limits: RateLimits, clock: FakeClock
+) -> None:
+    clock.now = 60_000.0
+    limits.set(HOST, 1, burst=3, weight_header=WEIGHT, weighted=False)
+
+    verdicts = [limits.admit(HOST, cost=2) for _ in range(4)]
+
+    assert [v.status for v in verdicts] == [None, None, None, 429]
+    assert [v.headers[WEIGHT] for v in verdicts] == ["2", "4", "6", "8"]
+
+
+def test_binance_klines_weigh_2_against_a_weighted_limit(sim: MarketSimulator) -> None:
+    host = "api.binance.com"
+    sim.rate_limits.set(host, 0.01, burst=5, weight_header=WEIGHT)
+    url = f"{sim.url}/{host}/api/v3/klines?symbol=BTCUSDT&interval=1d&limit=5"
+
+    responses = [requests.get(url, timeout=5) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert [r.headers[WEIGHT] for r in responses] == ["2", "4", "6"]

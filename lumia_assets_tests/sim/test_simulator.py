@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import requests
 
 from lumia_assets.sim import MarketSimulator, SimConfig
@@ -43,3 +44,13 @@ def test_the_url_names_the_bound_loopback_port() -> None:
         assert requests.get(sim.url + PATHS[0], timeout=5).status_code == 200
     finally:
         sim.stop()
+
+
+def test_a_pair_count_override_resizes_one_exchange_and_an_unknown_exchange_is_named() -> None:
+    sim = MarketSimulator(SimConfig(profile="small", now=NOW, crypto_pairs={"binance": 30}))
+
+    assert SimConfig(profile="small").sizes.crypto_pairs["binance"] == 12
+    assert len(sim.crypto.pairs("binance")) == 30
+    assert len(sim.crypto.pairs("kraken")) == len(MarketSimulator(SimConfig(profile="small")).crypto.pairs("kraken"))
+    with pytest.raises(ValueError, match=r"unknown exchanges \['bitmex'\]"):
+        SimConfig(crypto_pairs={"bitmex": 5})
