@@ -14,7 +14,8 @@ at the end) it measures:
     ``crypto_daily_prices`` for the latest closed UTC day;
 (b) a one-year backfill: one range run of the last 365 days of each (about 252 sessions for equities);
 (c) the write path: ``write_price_batch`` against a raw ``COPY`` (PostgreSQL) or ``executemany`` (SQLite) of the
-    same rows into an unconstrained table;
+    same rows into an unconstrained table; on PostgreSQL also against that raw ``COPY`` binary-encoded by the
+    product's encoder (the database-side reference), on SQLite against a plain ``executemany`` upsert;
 (d) the request ratio of (a) and (b): requests made / the minimum the sources' batching allows;
 (e) once, the freqtrade peer: ``freqtrade download-data`` of the same Binance pairs and year vs lumia's
     ``crypto_daily_prices`` with ``LUMIA_CRYPTO_EXCHANGES=binance`` and the product's default client budgets.
@@ -371,8 +372,10 @@ def truth_rows(sim: MarketSimulator, start: date, end: date, count: int) -> list
     symbols = list(listed["symbol"][:count])
     frames = []
     for symbol in symbols:
-        bars = sim.equities.daily_bars(symbol, start, end)
-        frames.append(bars.assign(symbol=symbol, asset_class="stock", source="yahoo", fetched_at=fetched_at))
+        bars = sim.equities.daily_bars(symbol, start, end).rename(columns={"adj_close": "served_adj_close"})
+        frames.append(
+            bars.assign(symbol=symbol, asset_class="stock", served_as_of=end, source="yahoo", fetched_at=fetched_at)
+        )
     batches = [frames[i : i + WRITE_BATCH_SYMBOLS] for i in range(0, len(frames), WRITE_BATCH_SYMBOLS)]
     return [pd.concat(batch, ignore_index=True)[list(PRICE_COLUMNS)] for batch in batches]
 
@@ -387,6 +390,12 @@ def product_write(engine: Any, batches: list[pd.DataFrame]) -> None:
         write_price_batch(engine, PriceBatch(bars=bars, **{k: pd.DataFrame(columns=list(v)) for k, v in empty.items()}))
 
 
+def _driver_tuples(bars: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The baselines' SQLite parameters: plain tuples, dates and timestamps as strings."""
+    rows = bars.assign(date=bars["date"].astype(str), fetched_at=bars["fetched_at"].astype(str))
+    return rows.itertuples(index=False, name=None)
+
+
 def raw_write(engine: Any, batches: list[pd.DataFrame]) -> None:
     """The plain baseline: COPY (PostgreSQL) or executemany (SQLite) into ``raw_prices``, one commit per batch."""
     conn = engine.raw_connection()
@@ -399,9 +408,49 @@ def raw_write(engine: Any, batches: list[pd.DataFrame]) -> None:
                 buffer.seek(0)
                 cursor.copy_expert(f"COPY raw_prices ({', '.join(bars.columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
             else:
-                rows = bars.assign(date=bars["date"].astype(str), fetched_at=bars["fetched_at"].astype(str))
+                # the warehouse's connections leave pysqlite in autocommit: without BEGIN each row would commit
+                cursor.execute("BEGIN")
                 marks = ", ".join("?" * len(bars.columns))
-                cursor.executemany(f"INSERT INTO raw_prices VALUES ({marks})", rows.itertuples(index=False, name=None))
+                cursor.executemany(f"INSERT INTO raw_prices VALUES ({marks})", _driver_tuples(bars))
+            conn.commit()
+            cursor.close()
+    finally:
+        conn.close()
+
+
+def raw_binary_write(engine: Any, batches: list[pd.DataFrame], table: str = "raw_prices") -> None:
+    """PostgreSQL's database-side reference: the raw ``COPY`` into ``table`` with the product's binary encoder
+    (``bulk.copy_binary``) instead of ``to_csv``, one commit per batch."""
+    from lumia_assets.warehouse.bulk import copy_binary
+    from lumia_assets.warehouse.schema import daily_prices
+
+    conn = engine.raw_connection()
+    try:
+        for bars in batches:
+            cursor = conn.cursor()
+            stream = io.BytesIO(copy_binary(bars, daily_prices))
+            cursor.copy_expert(f"COPY {table} ({', '.join(bars.columns)}) FROM STDIN WITH (FORMAT binary)", stream)
+            conn.commit()
+            cursor.close()
+    finally:
+        conn.close()
+
+
+def plain_upsert_write(engine: Any, batches: list[pd.DataFrame]) -> None:
+    """SQLite's plain upsert: ``executemany`` of tuples, ``INSERT ... ON CONFLICT DO UPDATE`` of every column, into
+    ``daily_prices``, one transaction per batch."""
+    conn = engine.raw_connection()
+    try:
+        for bars in batches:
+            columns = list(bars.columns)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("symbol", "asset_class", "date"))
+            statement = (
+                f"INSERT INTO daily_prices ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                f"ON CONFLICT (symbol, asset_class, date) DO UPDATE SET {updates}"
+            )
+            cursor = conn.cursor()
+            cursor.execute("BEGIN")
+            cursor.executemany(statement, _driver_tuples(bars))
             conn.commit()
             cursor.close()
     finally:
@@ -436,14 +485,20 @@ def write_path(sim: MarketSimulator, url: str, start: date, end: date) -> dict[s
         )
 
     def clear(table: str) -> Callable[[], None]:
+        # An empty table: TRUNCATE on PostgreSQL, where DELETE would leave every key as a dead index entry for the
+        # next insert of the same keys to step over; SQLite empties a table on an unqualified DELETE.
+        emptying = f"TRUNCATE {table}" if engine.dialect.name == "postgresql" else f"DELETE FROM {table}"
+
         def run() -> None:
             with engine.begin() as conn:
-                conn.execute(sa.text(f"DELETE FROM {table}"))
+                conn.execute(sa.text(emptying))
 
         return run
 
     fresh = timed(lambda: product_write(engine, batches), clear("daily_prices"))
-    rewrite = timed(lambda: product_write(engine, batches), lambda: None)  # every row conflicts: the update path
+    rewrite = timed(lambda: product_write(engine, batches), lambda: None)  # every row conflicts, none changed
+    changed = [bars.assign(volume=bars["volume"] + 1) for bars in batches]  # every row conflicts and changed
+    rewrite_changed = timed(lambda: product_write(engine, changed), lambda: product_write(engine, batches))
     raw = timed(lambda: raw_write(engine, batches), clear("raw_prices"))
     result = {
         "rows": rows,
@@ -456,7 +511,33 @@ def write_path(sim: MarketSimulator, url: str, start: date, end: date) -> dict[s
         "raw_rows_per_s": rows / raw,
         "ratio_insert": raw / fresh,
         "ratio_rewrite": raw / rewrite,
+        "product_rewrite_changed_s": rewrite_changed,
+        "ratio_rewrite_changed": raw / rewrite_changed,
     }
+    if engine.dialect.name == "postgresql":  # how near the database work is: the same raw COPY, binary-encoded
+        raw_binary = timed(lambda: raw_binary_write(engine, batches), clear("raw_prices"))
+        with engine.begin() as conn:  # the database's own floor: the same key and indexes to maintain
+            conn.exec_driver_sql("DROP TABLE IF EXISTS raw_indexed")
+            conn.exec_driver_sql("CREATE TABLE raw_indexed (LIKE daily_prices INCLUDING ALL)")
+        indexed = timed(lambda: raw_binary_write(engine, batches, "raw_indexed"), clear("raw_indexed"))
+        result |= {
+            "raw_binary_s": raw_binary,
+            "ratio_insert_vs_raw_binary": raw_binary / fresh,
+            "ratio_rewrite_vs_raw_binary": raw_binary / rewrite,
+            "raw_binary_indexed_s": indexed,
+            "ratio_insert_vs_raw_binary_indexed": indexed / fresh,
+        }
+    if engine.dialect.name == "sqlite":  # the SQLite bar: at least as fast as a plain executemany upsert
+        plain_insert = timed(lambda: plain_upsert_write(engine, batches), clear("daily_prices"))
+        plain_rewrite = timed(lambda: plain_upsert_write(engine, batches), lambda: None)
+        plain_changed = timed(lambda: plain_upsert_write(engine, changed), lambda: product_write(engine, batches))
+        result |= {
+            "ratio_rewrite_changed_vs_plain_upsert": plain_changed / rewrite_changed,
+            "plain_upsert_insert_s": plain_insert,
+            "plain_upsert_rewrite_s": plain_rewrite,
+            "ratio_insert_vs_plain_upsert": plain_insert / fresh,
+            "ratio_rewrite_vs_plain_upsert": plain_rewrite / rewrite,
+        }
     log(f"write path ({engine.dialect.name}): {json.dumps(result)}")
     engine.dispose()
     return result

@@ -52,7 +52,7 @@ def _check_keys(frame: pd.DataFrame, keys: Sequence[str], table: str) -> None:
 def _check_allowed_values(frame: pd.DataFrame, table: str) -> None:
     for column, allowed in ALLOWED_VALUES.items():
         if column in frame.columns:
-            unknown = sorted(set(frame[column].dropna()) - set(allowed))
+            unknown = sorted(set(frame[column].dropna().unique().tolist()) - set(allowed))
             if unknown:
                 raise FrameContractError(f"{table}.{column}: unknown values {unknown[:10]}; allowed {list(allowed)}")
 
@@ -72,9 +72,11 @@ def _as_float(series: pd.Series, where: str) -> pd.Series:
 
 def _as_date(series: pd.Series, where: str) -> pd.Series:
     try:
-        return pd.to_datetime(series).dt.date
+        codes, uniques = pd.factorize(series)  # a batch repeats its dates: convert each distinct one once
+        days = pd.to_datetime(pd.Series(uniques)).dt.date.to_numpy(dtype=object)
     except (ValueError, TypeError) as exc:
         raise FrameContractError(f"{where}: expected dates, got dtype {series.dtype}: {exc}") from exc
+    return pd.Series(np.append(days, pd.NaT)[codes], index=series.index, name=series.name, dtype=object)
 
 
 def _as_utc(series: pd.Series, where: str) -> pd.Series:
@@ -109,8 +111,9 @@ def without_nan(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), None)
 
 
-def conform(frame: pd.DataFrame, table: sa.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Check ``frame`` against ``table`` (exactly ``columns``, default: all of them) and return it driver-ready.
+def checked(frame: pd.DataFrame, table: sa.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Check ``frame`` against ``table`` (exactly ``columns``, default: all of them) and return it typed: floats as
+    float64 (NaN where missing), dates as ``datetime.date``, timestamps as tz-aware UTC. What the bulk writers take.
 
     Raises :class:`FrameContractError` naming the table and column at fault; nothing is written then.
     """
@@ -125,7 +128,16 @@ def conform(frame: pd.DataFrame, table: sa.Table, columns: Sequence[str] | None 
         convert = _converter(table.c[name].type)
         if convert is not None:
             out[name] = convert(out[name], f"{table.name}.{name}")
-    return without_nan(out)
+    return out
+
+
+def conform(frame: pd.DataFrame, table: sa.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Check ``frame`` against ``table`` (exactly ``columns``, default: all of them) and return it driver-ready.
+
+    Raises :class:`FrameContractError` naming the table and column at fault; nothing is written then.
+    """
+    out = checked(frame, table, columns)
+    return out if out.empty else without_nan(out)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, object]]:

@@ -1,9 +1,11 @@
 """Bulk, idempotent writes: every write is an upsert on the table's primary key, in one transaction.
 
-PostgreSQL loads through ``COPY`` into a temporary staging table, then ``INSERT ... SELECT ... ON CONFLICT DO
-UPDATE``; SQLite runs an ``executemany`` of ``INSERT ... ON CONFLICT DO UPDATE``. Re-running a write leaves
-identical contents. Each writer takes an ``Engine`` (it commits its own transaction) or a ``Connection`` (it
-joins the caller's transaction, as :func:`write_price_batch` does).
+PostgreSQL: when the table cannot hold any of the frame's keys yet (new bars), a binary ``COPY`` straight into it;
+otherwise a binary ``COPY`` into a temporary staging table, then ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
+SQLite: one driver ``executemany`` of ``INSERT ... ON CONFLICT DO UPDATE``. Bars and corporate actions whose stored
+values equal the incoming ones are not rewritten (their ``fetched_at`` stays: when those values were first
+fetched). Re-running a write leaves identical contents. Each writer takes an ``Engine`` (it commits its own
+transaction) or a ``Connection`` (it joins the caller's transaction, as :func:`write_price_batch` does).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.warehouse.adjustments import refresh_adjustment_factors
-from lumia_assets.warehouse.contracts import conform, records
+from lumia_assets.warehouse.bulk import copy_binary, driver_column, staging_ddl
+from lumia_assets.warehouse.contracts import checked, conform, records
 from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, record_restatements
 from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, symbol_status
 
@@ -31,6 +34,8 @@ IDENTITY_COLUMNS = ("symbol", "asset_class", "listed_on", "name")
 ACTIVE_SYMBOL_COLUMNS = ("symbol", "asset_class", "yahoo_symbol", "listed_on", "exchange", "exchanges")
 
 Updates = Callable[[sa.ColumnCollection], Mapping[str, sa.ColumnElement]]
+COPY_CHUNK = 1 << 20  # bytes psycopg2 sends per COPY message
+UNIQUE_VIOLATION = "23505"  # SQLSTATE
 
 
 @contextmanager
@@ -44,19 +49,98 @@ def transaction(bind: Engine | Connection) -> Iterator[Connection]:
 
 
 def _copy_into_staging(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> sa.TableClause:
-    """COPY ``frame`` into an unconstrained temporary table shaped like ``table``; dropped at commit."""
+    """Binary-COPY ``frame`` into an unconstrained temporary table of its columns, typed as in ``table``'s
+    definition; dropped at commit."""
     staging = f"_staging_{table.name}"
-    column_list = ", ".join(f'"{c}"' for c in frame.columns)
-    conn.exec_driver_sql(f'DROP TABLE IF EXISTS pg_temp."{staging}"')
-    conn.exec_driver_sql(
-        f'CREATE TEMPORARY TABLE "{staging}" ON COMMIT DROP AS SELECT {column_list} FROM "{table.name}" WITH NO DATA'
-    )
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    with conn.connection.driver_connection.cursor() as cursor:
-        cursor.copy_expert(f'COPY "{staging}" ({column_list}) FROM STDIN WITH (FORMAT csv)', buffer)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{conn.dialect.identifier_preparer.quote(staging)}")
+    conn.exec_driver_sql(staging_ddl(table, list(frame.columns), staging, conn.dialect))
+    _copy(conn, table, staging, frame)
     return sa.table(staging, *(sa.column(c) for c in frame.columns))
+
+
+def key_probe(dialect: sa.Dialect, table: sa.Table, frame: pd.DataFrame) -> tuple[str, dict[str, object]] | None:
+    """The PostgreSQL query (and its parameters) telling whether ``table`` may already hold a key of ``frame``;
+    None when the key has nothing to probe before a date. Never wrong when it says no.
+
+    One primary-key probe per distinct value of the key columns before its date, for a stored row dated from the
+    frame's first to its last date (key columns after the date are not compared): the range of whole keys
+    ``(symbol, asset_class, first) <= key <= (symbol, asset_class, last)``, in key order, which only the primary
+    key serves without a scan of the table, so no plan reads the table even before it has statistics (a fresh
+    warehouse's first backfill).
+    """
+    keys = list(table.primary_key.columns)
+    dated = next((i for i, c in enumerate(keys) if isinstance(c.type, sa.Date)), len(keys))
+    probed, date_column = keys[:dated], keys[dated] if dated < len(keys) else None
+    if not probed:
+        return None
+    quote = dialect.identifier_preparer.quote
+    names = [quote(c.name) for c in probed]
+    arrays = ", ".join(f"CAST(:key_{i} AS {c.type.compile(dialect=dialect)}[])" for i, c in enumerate(probed))
+    stored, wanted = ", ".join(f"t.{n}" for n in names), ", ".join(f"k.{n}" for n in names)
+    distinct = frame[[c.name for c in probed]].drop_duplicates()
+    parameters: dict[str, object] = {f"key_{i}": distinct[c.name].tolist() for i, c in enumerate(probed)}
+    if date_column is None:
+        match = f"({stored}) = ({wanted})"
+    else:
+        day = f"t.{quote(date_column.name)}"
+        match = f"({stored}, {day}) >= ({wanted}, :first) AND ({stored}, {day}) <= ({wanted}, :last)"
+        parameters |= {"first": frame[date_column.name].min(), "last": frame[date_column.name].max()}
+    order = ", ".join(f"t.{quote(c.name)}" for c in keys[: dated + 1])
+    query = (
+        f"SELECT EXISTS (SELECT FROM unnest({arrays}) AS k({', '.join(names)}) "
+        f"CROSS JOIN LATERAL (SELECT FROM {quote(table.name)} AS t WHERE {match} ORDER BY {order} LIMIT 1) AS stored)"
+    )
+    return query, parameters
+
+
+def _may_hold_a_key_of(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> bool:
+    probe = key_probe(conn.dialect, table, frame)
+    return probe is None or bool(conn.execute(sa.text(probe[0]), probe[1]).scalar())
+
+
+def _copy(conn: Connection, table: sa.Table, target: str, frame: pd.DataFrame) -> None:
+    """Binary ``COPY`` of ``frame`` into ``target``, a table with ``table``'s column types. A driver error is raised
+    as SQLAlchemy's (``IntegrityError`` for a NULL close, ...), like those of statements run through it."""
+    quote = conn.dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(c) for c in frame.columns)
+    statement = f"COPY {quote(target)} ({column_list}) FROM STDIN WITH (FORMAT binary)"
+    stream = io.BytesIO(copy_binary(frame, table))
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with conn.connection.driver_connection.cursor() as cursor:
+            cursor.copy_expert(statement, stream, COPY_CHUNK)
+    except driver_error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, driver_error) from exc
+
+
+def _copied_straight_in(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> bool:
+    """``COPY`` ``frame`` straight into ``table`` when none of its keys can be stored yet (new bars: a backfill, a
+    new session), inside a savepoint; False, with nothing written, when a key may be or turns out to be stored
+    (a concurrent writer got there first)."""
+    if not all(c.name in frame.columns for c in table.primary_key.columns) or _may_hold_a_key_of(conn, table, frame):
+        return False
+    try:
+        with conn.begin_nested():
+            _copy(conn, table, table.name, frame)
+    except sa.exc.IntegrityError as exc:
+        if getattr(exc.orig, "pgcode", None) == UNIQUE_VIOLATION:
+            return False
+        raise
+    return True
+
+
+def _executemany(conn: Connection, statement: sa.Insert, frame: pd.DataFrame) -> None:
+    """Run ``statement`` once per row of ``frame`` in one driver ``executemany``, the values converted as SQLAlchemy
+    would bind them (each distinct date, timestamp or string once)."""
+    compiled = statement.compile(dialect=conn.dialect, column_keys=list(frame.columns))
+    columns = {name: driver_column(frame[name], statement.table.c[name].type, conn.dialect) for name in frame.columns}
+    constants = {}
+    for name in (name for name in compiled.positiontup if name not in columns):  # literals of ``updates``
+        bind = compiled.binds[name]
+        process = bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        constants[name] = process(bind.effective_value) if process else bind.effective_value
+    values = [columns[name] if name in columns else [constants[name]] * len(frame) for name in compiled.positiontup]
+    conn.exec_driver_sql(compiled.string, list(zip(*values, strict=True)))
 
 
 def upsert(
@@ -66,44 +150,62 @@ def upsert(
     *,
     preserve: Sequence[str] = (),
     updates: Updates | None = None,
+    stamp: str | None = None,
 ) -> int:
-    """Insert ``frame`` (driver-ready, see ``contracts.conform``) into ``table``, updating rows whose key exists.
+    """Insert ``frame`` (``contracts.checked`` or ``contracts.conform``) into ``table``, updating rows whose key exists.
 
     ``preserve`` columns keep the stored value on update; ``updates`` maps ``excluded`` (the incoming row) to
-    update expressions that replace the default "take the incoming value". Returns the number of rows written.
+    update expressions that replace the default "take the incoming value". With ``stamp`` (a column saying when the
+    values were fetched), a stored row whose other columns all equal the incoming ones (NULL equal to NULL) is left
+    as it is, stamp included: only new and changed rows are written. Returns the number of rows in ``frame``.
     """
     if frame.empty:
         return 0
     if conn.dialect.name == "postgresql":
+        if _copied_straight_in(conn, table, frame):
+            return len(frame)
         staging = _copy_into_staging(conn, table, frame)
         statement = postgresql_insert(table).from_select(list(frame.columns), sa.select(staging))
-        parameters = None
     else:
         statement = sqlite_insert(table)
-        parameters = records(frame)
     keys = [c.name for c in table.primary_key.columns]
     set_ = {c: statement.excluded[c] for c in frame.columns if c not in keys and c not in preserve}
     set_.update(updates(statement.excluded) if updates else {})
+    changed = None
+    if stamp:
+        compared = [c for c in frame.columns if c not in keys and c != stamp]
+        stored, incoming = (sa.tuple_(*(columns[c] for c in compared)) for columns in (table.c, statement.excluded))
+        changed = stored.is_distinct_from(incoming) if compared else None
+        set_ = set_ if compared else {}  # nothing but the stamp to compare: a stored row never changes
     if set_:
-        statement = statement.on_conflict_do_update(index_elements=keys, set_=set_)
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=set_, where=changed)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
-    conn.execute(statement, parameters)
+    if conn.dialect.name == "postgresql":
+        conn.execute(statement)
+    else:
+        _executemany(conn, statement, frame)
     return len(frame)
 
 
 def upsert_daily_prices(bind: Engine | Connection, frame: pd.DataFrame) -> int:
-    """Write bars (exactly ``PRICE_COLUMNS``) keyed on (symbol, asset_class, date); returns rows written."""
-    rows = conform(frame, daily_prices, PRICE_COLUMNS)
+    """Write bars (exactly ``PRICE_COLUMNS``) keyed on (symbol, asset_class, date); returns the bars in ``frame``.
+
+    A bar already stored with the same values (everything but ``fetched_at``) is left as it is, so ``fetched_at`` is
+    when the stored values were first fetched: a re-fetch that confirms them changes nothing, one that changes any
+    of them (a price, the volume, the witness, the source) replaces the row and its ``fetched_at``.
+    """
+    rows = checked(frame, daily_prices, PRICE_COLUMNS)
     with transaction(bind) as conn:
-        return upsert(conn, daily_prices, rows)
+        return upsert(conn, daily_prices, rows, stamp="fetched_at")
 
 
 def upsert_corporate_actions(bind: Engine | Connection, frame: pd.DataFrame) -> int:
-    """Write splits, dividends and capital gains (exactly ``CORPORATE_ACTION_COLUMNS``); returns rows written."""
-    rows = conform(frame, corporate_actions, CORPORATE_ACTION_COLUMNS)
+    """Write splits, dividends and capital gains (exactly ``CORPORATE_ACTION_COLUMNS``); returns the actions in
+    ``frame``. Like bars, an action stored with the same values keeps its ``fetched_at``."""
+    rows = checked(frame, corporate_actions, CORPORATE_ACTION_COLUMNS)
     with transaction(bind) as conn:
-        return upsert(conn, corporate_actions, rows)
+        return upsert(conn, corporate_actions, rows, stamp="fetched_at")
 
 
 def _no_data_streak(incoming: sa.ColumnCollection) -> Mapping[str, sa.ColumnElement]:
@@ -202,7 +304,10 @@ def _delete_actions(conn: Connection, keys: frozenset[tuple[str, str]]) -> None:
 
 def keys_of(*frames: pd.DataFrame) -> frozenset[tuple[str, str]]:
     """The (symbol, asset_class) keys the frames hold."""
-    return frozenset(key for frame in frames for key in zip(frame["symbol"], frame["asset_class"], strict=True))
+    pairs = (frame[["symbol", "asset_class"]].drop_duplicates() for frame in frames)
+    return frozenset(
+        key for keys in pairs for key in zip(keys["symbol"].tolist(), keys["asset_class"].tolist(), strict=True)
+    )
 
 
 def write_price_batch(engine: Engine, batch: PriceBatch, detected_at: datetime | None = None) -> BatchCounts:
