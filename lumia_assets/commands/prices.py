@@ -130,11 +130,14 @@ def backfill(
     raise typer.Exit(0 if ok else 1)
 
 
+SYMBOL_SAMPLE = 5  # missing symbols a table row shows without --symbols
+
+
 def gap_rows(feed_names: list[str], start: date | None, end: date | None, settings: Settings) -> list[dict[str, Any]]:
-    """Per feed and date with missing cells: expected, present and missing counts."""
+    """Per feed and date with missing cells: expected, present and missing counts, and the missing symbols."""
     from lumia_assets.defs.resources import warehouse_engine
     from lumia_assets.warehouse import repairs
-    from lumia_assets.warehouse.gaps import partition_gaps
+    from lumia_assets.warehouse.gaps import missing_symbols, partition_gaps
 
     engine = warehouse_engine(settings.warehouse_url)
     rows: list[dict[str, Any]] = []
@@ -147,20 +150,34 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
         counts = partition_gaps(engine, feed.asset_classes, dates)
         given_up = repairs.unavailable(engine, feed.asset_classes, dates)
         given_up = dict(zip(given_up["date"], given_up["unavailable"], strict=True)) if not given_up.empty else {}
-        for row in counts[counts["missing"] > 0].itertuples():
+        gapped = counts[counts["missing"] > 0]
+        symbols = missing_symbols(engine, feed.asset_classes, list(gapped["date"]))
+        for row in gapped.itertuples():
             rows.append({"assets": name, "date": row.date.isoformat(), "expected": int(row.expected),
                          "present": int(row.present), "missing": int(row.missing),
-                         "unavailable": int(given_up.get(row.date, 0))})  # fmt: skip
+                         "unavailable": int(given_up.get(row.date, 0)),
+                         "missing_symbols": symbols.get(row.date, [])})  # fmt: skip
     return rows
+
+
+def symbols_shown(symbols: list[str], every: bool) -> str:
+    """The missing symbols as a table cell: all of them, or the first ``SYMBOL_SAMPLE`` and how many more."""
+    if every or len(symbols) <= SYMBOL_SAMPLE:
+        return ", ".join(symbols)
+    return f"{', '.join(symbols[:SYMBOL_SAMPLE])} (+{len(symbols) - SYMBOL_SAMPLE} more)"
 
 
 def gaps(
     assets: Annotated[AssetChoice, typer.Option(help="Which prices to inspect.")] = AssetChoice.all,
     start: str | None = typer.Option(None, help="First date (default: LUMIA_GAP_LOOKBACK_DAYS ago)."),
     end: str | None = typer.Option(None, help="Last date (default: the latest closed date)."),
+    every_symbol: bool = typer.Option(
+        False, "--symbols", help=f"List every missing symbol (default: the first {SYMBOL_SAMPLE}; --json lists all)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
-    """List the partitions with missing (symbol, date) cells of active symbols. Exit 1 when there are any."""
+    """List the partitions with missing (symbol, date) cells of active symbols, naming the symbols. Exit 1 when there
+    are any."""
     settings = load_settings()
     rows = gap_rows(
         assets.feeds(),
@@ -171,7 +188,9 @@ def gaps(
     if as_json:
         print_json(rows)
     else:
-        print_table("Partitions with gaps", rows, ["assets", "date", "expected", "present", "missing", "unavailable"])
+        shown = [row | {"symbols": symbols_shown(row["missing_symbols"], every_symbol)} for row in rows]
+        columns = ["assets", "date", "expected", "present", "missing", "unavailable", "symbols"]
+        print_table("Partitions with gaps", shown, columns)
     raise typer.Exit(1 if rows else 0)
 
 

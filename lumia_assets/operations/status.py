@@ -14,7 +14,7 @@ from lumia_assets.engine.feeds import FEEDS, PriceFeed, recent_dates
 from lumia_assets.operations.freshness import evaluate_partition_freshness, policy_passes
 from lumia_assets.operations.runs import planned_assets
 from lumia_assets.settings import Settings
-from lumia_assets.warehouse.gaps import partition_gaps
+from lumia_assets.warehouse.gaps import missing_symbols, partition_gaps
 from lumia_assets.warehouse.reports import database_size
 
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
@@ -54,7 +54,12 @@ def _price_status(engine: Engine, settings: Settings, feed: PriceFeed, due: str,
     latest = partition_gaps(engine, feed.asset_classes, [datetime.fromisoformat(due).date()]).iloc[0]
     coverage = round(100 * latest["present"] / latest["expected"], 2) if latest["expected"] else 100.0
     gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, settings, now))
-    return {"coverage_pct": coverage, "gaps": int(gaps["missing"].sum())}
+    symbols = missing_symbols(engine, feed.asset_classes, list(gaps.loc[gaps["missing"] > 0, "date"]))
+    return {
+        "coverage_pct": coverage,
+        "gaps": int(gaps["missing"].sum()),
+        "missing_symbols": {day.isoformat(): names for day, names in symbols.items()},
+    }
 
 
 def asset_status(
@@ -79,6 +84,7 @@ def asset_status(
         "latest_partition_filled": None,
         "coverage_pct": None,
         "gaps": None,
+        "missing_symbols": None,  # price assets: per date of the lookback with gaps, the symbols missing
     }
     if name in PRICE_ASSETS:
         feed = PRICE_ASSETS[name]

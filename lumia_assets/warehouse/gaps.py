@@ -121,3 +121,9 @@ def missing_cells(
             .limit(limit)
         )
         return pd.DataFrame(conn.execute(query).all(), columns=list(CELL_COLUMNS))
+
+
+def missing_symbols(engine: Engine, asset_classes: Sequence[str], dates: Sequence[date]) -> dict[date, list[str]]:
+    """Per date with missing cells, the symbols missing, sorted (all of them: a bad day lists every symbol)."""
+    cells = missing_cells(engine, asset_classes, dates)
+    return {day: sorted(group["symbol"]) for day, group in cells.groupby("date")} if not cells.empty else {}

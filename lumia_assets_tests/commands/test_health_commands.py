@@ -75,13 +75,15 @@ def test_status_is_healthy_then_fails_when_the_latest_day_loses_bars(loaded, war
     assert isinstance(equity["gaps"], int) and equity["age_hours"] < 1
 
     latest = equity["latest_partition"]
-    for symbol in active_equities(warehouse_url)["symbol"][:5]:
+    removed = list(active_equities(warehouse_url)["symbol"][:5])
+    for symbol in removed:
         execute(warehouse_url, "DELETE FROM daily_prices WHERE symbol = :s AND date = :d", s=symbol, d=latest)
     code, status = _invoke("status", "--json")
 
     assert code == 1
     equity = next(a for a in status["assets"] if a["asset"] == "equity_daily_prices")
     assert any(problem.startswith("coverage") for problem in equity["problems"])
+    assert equity["missing_symbols"][latest] == sorted(removed)  # the gaps, by name
     assert runner.invoke(app, ["status"]).exit_code == 1  # the table form agrees
 
 

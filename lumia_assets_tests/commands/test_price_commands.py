@@ -17,7 +17,14 @@ from lumia_assets.commands.prices import latest_range
 from lumia_assets.defs.resources import warehouse_engine
 from lumia_assets.instance import get_instance
 from lumia_assets_tests.defs.checks_helpers import execute
-from lumia_assets_tests.defs.prices_helpers import FAST_BUDGETS, evening, load_universes, settings_for, stored_prices
+from lumia_assets_tests.defs.prices_helpers import (
+    FAST_BUDGETS,
+    active_equities,
+    evening,
+    load_universes,
+    settings_for,
+    stored_prices,
+)
 from lumia_assets_tests.sim.market_helpers import plain_symbol
 
 runner = CliRunner()
@@ -58,6 +65,12 @@ def test_backfill_fills_the_range_in_one_recorded_run_and_gaps_lists_what_is_mis
     [row] = json.loads(missing.stdout)
     assert (row["assets"], row["date"]) == ("equity", "2024-06-05")
     assert row["missing"] == row["expected"] - row["present"] > 0
+    named = row["missing_symbols"]  # --json names every missing symbol: the stocks trading that day
+    assert len(named) == row["missing"] > 5 and named == sorted(named)
+    assert set(named) <= set(active_equities(env).query("asset_class == 'stock'")["symbol"])
+    table = runner.invoke(app, gaps[:-1], env={"COLUMNS": "400"})
+    assert f"{', '.join(named[:5])} (+{len(named) - 5} more)" in table.stdout
+    assert ", ".join(named) in runner.invoke(app, [*gaps[:-1], "--symbols"], env={"COLUMNS": "4000"}).stdout
 
 
 @pytest.mark.parametrize(

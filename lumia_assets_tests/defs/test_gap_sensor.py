@@ -16,6 +16,7 @@ from lumia_assets.defs.prices.sensors import (
     GAP_REPAIR,
     RANGE_END,
     RANGE_START,
+    REPAIRING_TAG,
     TRIGGER_TAG,
     plan_repairs,
     price_gap_sensor,
@@ -115,6 +116,7 @@ def test_adjacent_due_dates_share_a_range_run_of_only_their_due_symbols_within_t
     assert first[0].run_config["ops"]["equity_daily_prices"]["config"] == {
         "only_missing": True, "symbols": ["AAA", "BBB"]
     }  # fmt: skip
+    assert first[0].tags[REPAIRING_TAG] == "AAA, BBB"  # the runs list names what a repair fetches
     assert len(covered) == 4
 
     running = [("equity_prices_job", date(2024, 5, 28), date(2024, 5, 29))]

@@ -34,6 +34,8 @@ from lumia_assets.warehouse.gaps import missing_cells
 
 TRIGGER_TAG = "lumia/trigger"
 GAP_REPAIR = "gap_repair"
+REPAIRING_TAG = "lumia/repairing"  # the symbols a repair run fetches, as the runs list shows them
+REPAIRING_SHOWN = 20
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -54,17 +56,26 @@ def repairs_in_flight(instance: dg.DagsterInstance) -> list[tuple[str, date, dat
     return spans
 
 
+def repairing_label(symbols: Sequence[str]) -> str:
+    """The symbols a repair run fetches, for its tag: all of them while short, else the first and how many more
+    (the run config lists every one)."""
+    shown = ", ".join(symbols[:REPAIRING_SHOWN])
+    return shown if len(symbols) <= REPAIRING_SHOWN else f"{shown} (+{len(symbols) - REPAIRING_SHOWN} more)"
+
+
 def repair_request(name: str, first: date, last: date, symbols: Sequence[str], now: datetime) -> dg.RunRequest:
     """One run fetching ``symbols``' missing cells of the partitions ``first``..``last``."""
     feed, job = FEED_JOBS[name]
+    chosen = sorted(set(symbols))
+    tags = {TRIGGER_TAG: GAP_REPAIR, REPAIRING_TAG: repairing_label(chosen)}
     if first == last:
-        where: dict[str, Any] = {"partition_key": first.isoformat(), "tags": {TRIGGER_TAG: GAP_REPAIR}}
+        where: dict[str, Any] = {"partition_key": first.isoformat(), "tags": tags}
     else:
-        where = {"tags": {TRIGGER_TAG: GAP_REPAIR, **range_tags(first, last)}}
+        where = {"tags": {**tags, **range_tags(first, last)}}
     return dg.RunRequest(
         run_key=f"gap:{name}:{first.isoformat()}:{last.isoformat()}:{now.isoformat(timespec='minutes')}",
         job_name=job.name,
-        run_config={"ops": {feed.asset_name: {"config": {"only_missing": True, "symbols": sorted(set(symbols))}}}},
+        run_config={"ops": {feed.asset_name: {"config": {"only_missing": True, "symbols": chosen}}}},
         **where,
     )
 
