@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from lumia_assets.commands import cleanup, health, prices, report
+from lumia_assets.commands import cleanup, export, health, prices, report
 from lumia_assets.commands import demo as demo_world
 from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.instance import ensure_dagster_home
@@ -179,7 +179,7 @@ def migrate() -> None:
 prices.register(app)
 
 
-for _commands in (health, report, cleanup):
+for _commands in (health, report, export, cleanup):
     _commands.register(app)
 
 
