@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lumia_assets.commands.output import engine as warehouse
 from lumia_assets.commands.output import settings as load_settings
+from lumia_assets.warehouse.reads import CHUNK_ROWS
 
 
 class What(StrEnum):
@@ -55,7 +56,7 @@ def export(
     end: str | None = typer.Option(None, help="Last date, YYYY-MM-DD (prices, actions)."),
     adjusted: bool = typer.Option(False, help="Prices from the derived adjusted series instead of as traded."),
     partition_by: str | None = typer.Option(None, help="'year': a hive-partitioned Parquet folder."),
-    chunk_rows: int = typer.Option(100_000, min=1, help="Rows read and written at a time (bounds memory)."),
+    chunk_rows: int = typer.Option(CHUNK_ROWS, min=1, help="Rows read and written at a time (bounds memory)."),
 ) -> None:
     """Export warehouse rows, streamed in chunks; the file appears under its name only once complete."""
     from lumia_assets.operations.exports import ExportError
