@@ -24,6 +24,7 @@ from lumia_assets.warehouse.reads import Query
 
 FORMATS = ("parquet", "csv", "feather")
 PARTITION_KEYS = ("year",)
+ROW_GROUP_ROWS = 250_000  # rows per Parquet row group (Feather record batch): about 20 MB as Arrow
 
 
 class ExportError(ValueError):
@@ -74,10 +75,16 @@ def _write_file(
     else:  # Feather v2 is the Arrow IPC file format; lz4, as pyarrow's write_feather compresses by default
         writer = pa.ipc.new_file(str(path), schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
     with writer:
+        buffered: list[pa.Table] = []  # Arrow is compact: a row group gathers many small reads
         for chunk in chunks:
-            writer.write_table(_arrow(chunk, schema))
+            buffered.append(_arrow(chunk, schema))
             rows += len(chunk)
             done(len(chunk))
+            if sum(len(table) for table in buffered) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(buffered))
+                buffered = []
+        if buffered:
+            writer.write_table(pa.concat_tables(buffered))
     return rows
 
 

@@ -22,7 +22,7 @@ from lumia_assets.settings import Settings
 from lumia_assets.warehouse.engine import connect_warehouse
 from lumia_assets.warehouse.schema import adjusted_prices, assets, corporate_actions, daily_prices
 
-CHUNK_ROWS = 25_000  # rows per chunk of a streamed read: about 40 MB of Python objects while it is typed
+CHUNK_ROWS = 10_000  # rows per chunk of a streamed read: about 15 MB of Python objects while it is typed
 PRICE_COLUMNS = ("symbol", "asset_class", "date", "open", "high", "low", "close", "volume", "source")
 ADJUSTED_COLUMNS = ("symbol", "asset_class", "date", "open", "high", "low", "close", "volume", "adj_close")
 ACTION_COLUMNS = ("symbol", "asset_class", "date", "action", "value", "in_dividend", "source")
