@@ -24,7 +24,6 @@ from lumia_assets.warehouse.reads import Query
 
 FORMATS = ("parquet", "csv", "feather")
 PARTITION_KEYS = ("year",)
-ROW_GROUP_ROWS = 250_000  # rows per Parquet row group (Feather record batch): about 20 MB as Arrow
 
 
 class ExportError(ValueError):
@@ -74,17 +73,11 @@ def _write_file(
         writer = pq.ParquetWriter(path, schema)
     else:  # Feather v2 is the Arrow IPC file format; lz4, as pyarrow's write_feather compresses by default
         writer = pa.ipc.new_file(str(path), schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
-    with writer:
-        buffered: list[pa.Table] = []  # Arrow is compact: a row group gathers many small reads
+    with writer:  # one row group (record batch) per chunk: larger ones cost more memory than they save
         for chunk in chunks:
-            buffered.append(_arrow(chunk, schema))
+            writer.write_table(_arrow(chunk, schema))
             rows += len(chunk)
             done(len(chunk))
-            if sum(len(table) for table in buffered) >= ROW_GROUP_ROWS:
-                writer.write_table(pa.concat_tables(buffered))
-                buffered = []
-        if buffered:
-            writer.write_table(pa.concat_tables(buffered))
     return rows
 
 
