@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lumia_assets.commands.output import engine as warehouse
+from lumia_assets.commands.output import parse_day
 from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.warehouse.reads import CHUNK_ROWS
 
@@ -30,15 +30,6 @@ class Format(StrEnum):
     parquet = "parquet"
     csv = "csv"
     feather = "feather"
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from exc
 
 
 def _listed(value: str) -> list[str] | None:
@@ -73,7 +64,12 @@ def export(
     if adjusted and what is not What.prices:
         raise typer.BadParameter("--adjusted applies to --what prices only", param_hint="--adjusted")
     try:
-        selection = Selection(_listed(symbols), _day(start, "--start"), _day(end, "--end"), _listed(asset_classes))
+        selection = Selection(
+            _listed(symbols),
+            parse_day(start, "--start") if start else None,
+            parse_day(end, "--end") if end else None,
+            _listed(asset_classes),
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     query = {

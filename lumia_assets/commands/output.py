@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import typer
@@ -26,6 +27,14 @@ def settings() -> Settings:
 def engine(current: Settings):
     """The warehouse engine (migrated on first use)."""
     return warehouse_engine(current.warehouse_url)
+
+
+def parse_day(value: str, option: str) -> date:
+    """``value`` as a date, or a usage error naming ``option``."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from exc
 
 
 def print_json(payload: Any) -> None:

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
-from lumia_assets.commands.output import print_json, print_table
+from lumia_assets.commands.output import parse_day, print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.defs.prices.jobs import FEED_JOBS, range_tags
 from lumia_assets.engine.feeds import EQUITY_FEED, FEEDS, PriceFeed, recent_dates
@@ -31,13 +31,6 @@ class AssetChoice(StrEnum):
 
     def feeds(self) -> list[str]:
         return list(FEEDS) if self is AssetChoice.all else [self.value]
-
-
-def _parse_day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from exc
 
 
 def closed_dates(feed: PriceFeed, start: date, end: date) -> list[date]:
@@ -118,7 +111,7 @@ def backfill(
 ) -> None:
     """Backfill a range of partitions in one run per asset: each symbol's range in as few requests as possible."""
     settings = load_settings()
-    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
     if first > last:
         raise typer.BadParameter(f"--start {first} is after --end {last}")
     if first < settings.prices_start:
@@ -181,8 +174,8 @@ def gaps(
     settings = load_settings()
     rows = gap_rows(
         assets.feeds(),
-        _parse_day(start, "--start") if start else None,
-        _parse_day(end, "--end") if end else None,
+        parse_day(start, "--start") if start else None,
+        parse_day(end, "--end") if end else None,
         settings,
     )
     if as_json:
@@ -205,7 +198,7 @@ def restate(
 
     settings = load_settings()
     chosen = [s.strip() for s in symbols.split(",") if s.strip()]
-    first = _parse_day(since, "--since") if since else None
+    first = parse_day(since, "--since") if since else None
     plan = adjusted_symbols(warehouse_engine(settings.warehouse_url), EQUITY_FEED.asset_classes, first, chosen)
     console = Console()
     console.print(f"restating {len(plan)} symbols: {len(plan)} chart requests (one per symbol) over the history "
