@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lumia_assets import clock
-from lumia_assets.calendars import equity_sessions, last_closed_equity_session
+from lumia_assets.calendars import equity_sessions
 from lumia_assets.defs.prices.assets import equity_daily_prices
 from lumia_assets.defs.prices.sensors import (
     GAP_REPAIR,
@@ -22,6 +22,7 @@ from lumia_assets.defs.prices.sensors import (
     price_gap_sensor,
 )
 from lumia_assets.defs.resources import build_resources, warehouse_engine
+from lumia_assets.engine.feeds import EQUITY_FEED, recent_dates
 from lumia_assets.warehouse import repairs
 from lumia_assets.warehouse.gaps import missing_cells
 from lumia_assets_tests.defs.prices_helpers import (
@@ -62,8 +63,7 @@ def _equity_requests(result: dg.SensorResult) -> list[dg.RunRequest]:
 def test_the_sensor_requests_exactly_the_missing_cells_and_fetches_late_ones_on_a_later_tick(
     sim, warehouse_url, settings, monkeypatch
 ) -> None:
-    sessions = equity_sessions(date(2020, 1, 2), last_closed_equity_session(datetime.now(UTC)))
-    window = [day for day in sessions if (sessions[-1] - day).days <= LOOKBACK_DAYS]
+    window = recent_dates(EQUITY_FEED, settings, clock.utc_now())  # the sensor's window, whatever the hour
     symbol = active_equities(warehouse_url).query("asset_class == 'stock'")["symbol"].iloc[0]
     yahoo_symbol = sim.equities.universe().set_index("symbol").loc[symbol, "yahoo_symbol"]
     holes = {window[1], window[-2]}
