@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from lumia_assets.selection import EVERYTHING, PriceSelection, SelectionError, selection_from_env
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 DEFAULT_PRICES_START = date(2020, 1, 2)
@@ -175,6 +177,7 @@ class Settings:
     slack_token: str | None = field(default=None, repr=False)
     slack_channel: str | None = None
     run_retention_days: int = 90
+    selection: PriceSelection = EVERYTHING
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -206,7 +209,15 @@ class Settings:
             slack_token=_read("LUMIA_SLACK_TOKEN", _parse_text, None),
             slack_channel=_read("LUMIA_SLACK_CHANNEL", _parse_text, None),
             run_retention_days=_read("LUMIA_RUN_RETENTION_DAYS", _parse_positive_int, 90),
+            selection=_selection(),
         )
+
+
+def _selection() -> PriceSelection:
+    try:
+        return selection_from_env(os.environ)
+    except SelectionError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def default_warehouse_url() -> str:

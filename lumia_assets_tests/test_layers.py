@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lumia_assets"
-GROUND = {"settings", "calendars", "frames", "clock", "adjustments"}
+GROUND = {"settings", "selection", "calendars", "frames", "clock", "adjustments"}
 RANKS = {"ground": 0, "sources": 1, "warehouse": 1, "engine": 2, "operations": 3, "defs": 4, "cli": 5, "facade": 6}
 DAGSTER_LAYERS = {"operations", "defs", "cli"}
 SIM_IMPORTERS = {"lumia_assets.cli", "lumia_assets.commands.demo", "lumia_assets.sim.__main__"}  # the entry points
