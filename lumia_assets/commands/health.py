@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from lumia_assets.commands.output import engine, print_json, print_table, settings
-from lumia_assets.instance import get_instance
-from lumia_assets.operations.status import health_status
 
 STATUS_COLUMNS = (
     "asset", "last_materialization", "age_hours", "fresh", "latest_partition", "latest_partition_filled",
@@ -19,6 +17,8 @@ STATUS_COLUMNS = (
 def status(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Per asset: freshness, latest partition, coverage, failing checks, gaps, 7-day success; and the database."""
     from lumia_assets.definitions import defs
+    from lumia_assets.instance import get_instance
+    from lumia_assets.operations.status import health_status
 
     current = settings()
     report = health_status(get_instance(), engine(current), current, defs())
@@ -33,6 +33,9 @@ def status(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.
         database = report["database"]
         reachable = f"reachable, {database['size_bytes']} bytes" if database["reachable"] else database["error"]
         typer.echo(f"database ({database['backend']}): {reachable}")
+        typer.echo(f"selection: {report['selection']['priced']}")
+        for unknown in report["selection"]["included_not_listed"]:
+            typer.secho(f"included but not listed: {unknown}", fg="yellow")
         typer.secho("healthy" if report["healthy"] else "UNHEALTHY", fg="green" if report["healthy"] else "red")
     if not report["healthy"]:
         raise typer.Exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -16,6 +16,7 @@ from lumia_assets.operations.runs import planned_assets
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse.gaps import missing_symbols, partition_gaps
 from lumia_assets.warehouse.reports import database_size
+from lumia_assets.warehouse.selection import unknown_includes
 
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 PRICE_ASSETS: dict[str, PriceFeed] = {feed.asset_name: feed for feed in FEEDS.values()}
@@ -51,10 +52,12 @@ def success_rate(runs: dict[str, tuple[set[str], bool]], name: str) -> tuple[int
 
 
 def _price_status(engine: Engine, settings: Settings, feed: PriceFeed, due: str, now: datetime) -> dict[str, Any]:
-    latest = partition_gaps(engine, feed.asset_classes, [datetime.fromisoformat(due).date()]).iloc[0]
+    selection = settings.selection
+    latest = partition_gaps(engine, feed.asset_classes, [date.fromisoformat(due)], selection=selection).iloc[0]
     coverage = round(100 * latest["present"] / latest["expected"], 2) if latest["expected"] else 100.0
-    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, settings, now))
-    symbols = missing_symbols(engine, feed.asset_classes, list(gaps.loc[gaps["missing"] > 0, "date"]))
+    gaps = partition_gaps(engine, feed.asset_classes, recent_dates(feed, settings, now), selection=selection)
+    gapped = list(gaps.loc[gaps["missing"] > 0, "date"])
+    symbols = missing_symbols(engine, feed.asset_classes, gapped, selection=selection)
     return {
         "coverage_pct": coverage,
         "gaps": int(gaps["missing"].sum()),
@@ -137,4 +140,9 @@ def health_status(
         for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
     ]
     healthy = database["reachable"] and not any(a["problems"] for a in assets)
-    return {"healthy": healthy, "checked_at": now.isoformat(), "database": database, "assets": assets}
+    selection = {
+        "priced": settings.selection.describe(),
+        "included_not_listed": [str(s) for s in unknown_includes(reachable, settings.selection)] if reachable else [],
+    }
+    return {"healthy": healthy, "checked_at": now.isoformat(), "database": database, "selection": selection,
+            "assets": assets}  # fmt: skip

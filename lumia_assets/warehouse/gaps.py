@@ -1,8 +1,9 @@
 """Gap queries: which (symbol, date) cells should hold a bar and don't. Set-based SQL, no per-symbol loops.
 
 The expected dates come from the caller (the trading calendar lives in ``calendars.py``). A cell is expected
-for every active instrument of the asked classes on every date from its ``listed_on`` (or always, when unknown),
-except for instruments the upstream has answered it does not know or has delisted: asking again won't help.
+for every active instrument of the asked classes that the price selection (``selection.py``) prices, on every
+date from its ``listed_on`` (or always, when unknown), except for instruments the upstream has answered it does
+not know or has delisted: asking again won't help.
 
 The missing cells are the expected ones EXCEPT the stored ones of the asked classes and dates: two independent
 selections, the stored side read from ``ix_daily_prices_asset_class_date_symbol`` alone, without the table. The cost
@@ -21,11 +22,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.warehouse.schema import assets, daily_prices, symbol_status
+from lumia_assets.warehouse.selection import selected
 
 NOT_EXPECTED_STATUSES = ("unknown_symbol", "delisted")
 GAP_COLUMNS = ("date", "expected", "present", "missing")
 CELL_COLUMNS = ("symbol", "asset_class", "date")
+COVERAGE_COLUMNS = ("asset_class", "date", "expected", "present")
 
 
 @contextmanager
@@ -56,7 +60,7 @@ def _dates_table(conn: Connection, dates: Sequence[date]) -> sa.Table:
     return table
 
 
-def _expected_cells(days: sa.Table, asset_classes: Sequence[str]) -> sa.Subquery:
+def _expected_cells(days: sa.Table, asset_classes: Sequence[str], selection: PriceSelection) -> sa.Subquery:
     upstream_does_not_know = (
         sa.select(symbol_status.c.symbol)
         .where(
@@ -71,7 +75,7 @@ def _expected_cells(days: sa.Table, asset_classes: Sequence[str]) -> sa.Subquery
         sa.select(assets.c.symbol, assets.c.asset_class, days.c.day)
         .select_from(days)
         .join(assets, listed_by_then)
-        .where(assets.c.active.is_(True), assets.c.asset_class.in_(list(asset_classes)), ~upstream_does_not_know)
+        .where(assets.c.active.is_(True), selected(selection, asset_classes), ~upstream_does_not_know)
         .subquery("expected")
     )
 
@@ -85,36 +89,58 @@ def _stored_cells(asset_classes: Sequence[str], dates: Sequence[date]) -> sa.Sel
 
 @contextmanager
 def _missing_cells(
-    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date]
+    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date], selection: PriceSelection
 ) -> Iterator[tuple[Connection, sa.Subquery, sa.Subquery]]:
     """A connection, the expected cells, and those of them without a bar (``symbol``, ``asset_class``, ``day``)."""
     with reading(engine) as conn:
-        expected = _expected_cells(_dates_table(conn, dates), asset_classes)
+        expected = _expected_cells(_dates_table(conn, dates), asset_classes, selection)
         missing = sa.except_(sa.select(expected), _stored_cells(asset_classes, dates)).subquery("missing")
         yield conn, expected, missing
 
 
-def partition_gaps(engine: Engine, asset_classes: Sequence[str], dates: Sequence[date]) -> pd.DataFrame:
+def class_coverage(
+    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date], *, selection: PriceSelection = EVERYTHING
+) -> pd.DataFrame:
+    """Per asset class and date (``COVERAGE_COLUMNS``): cells expected and present; zeros where none expected."""
+    if not dates:
+        return pd.DataFrame(columns=list(COVERAGE_COLUMNS))
+    with _missing_cells(engine, asset_classes, dates, selection) as (conn, expected, missing):
+        counts = []
+        for cells in (expected, missing):
+            keys = (cells.c.asset_class, cells.c.day)
+            counts.append({(c, d): n for c, d, n in conn.execute(sa.select(*keys, sa.func.count()).group_by(*keys))})
+    expected_per_cell, missing_per_cell = counts
+    rows = []
+    for asset_class in asset_classes:
+        for day in sorted(set(dates)):
+            n_expected = expected_per_cell.get((asset_class, day), 0)
+            rows.append((asset_class, day, n_expected, n_expected - missing_per_cell.get((asset_class, day), 0)))
+    return pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS))
+
+
+def partition_gaps(
+    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date], *, selection: PriceSelection = EVERYTHING
+) -> pd.DataFrame:
     """Per date, oldest first: cells expected, present and missing (``GAP_COLUMNS``); zeros where none expected."""
     if not dates:
         return pd.DataFrame(columns=list(GAP_COLUMNS))
-    with _missing_cells(engine, asset_classes, dates) as (conn, expected, missing):
-        expected_per_day = dict(conn.execute(sa.select(expected.c.day, sa.func.count()).group_by(expected.c.day)).all())
-        missing_per_day = dict(conn.execute(sa.select(missing.c.day, sa.func.count()).group_by(missing.c.day)).all())
-    rows = []
-    for day in sorted(set(dates)):
-        n_expected, n_missing = expected_per_day.get(day, 0), missing_per_day.get(day, 0)
-        rows.append((day, n_expected, n_expected - n_missing, n_missing))
-    return pd.DataFrame(rows, columns=list(GAP_COLUMNS))
+    per_class = class_coverage(engine, asset_classes, dates, selection=selection)
+    totals = per_class.groupby("date", sort=True)[["expected", "present"]].sum().reset_index()
+    return totals.assign(missing=totals["expected"] - totals["present"])[list(GAP_COLUMNS)]
 
 
 def missing_cells(
-    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date], limit: int | None = None
+    engine: Engine,
+    asset_classes: Sequence[str],
+    dates: Sequence[date],
+    limit: int | None = None,
+    *,
+    selection: PriceSelection = EVERYTHING,
 ) -> pd.DataFrame:
     """The missing cells themselves (``CELL_COLUMNS``), by date then asset class then symbol; at most ``limit``."""
     if not dates:
         return pd.DataFrame(columns=list(CELL_COLUMNS))
-    with _missing_cells(engine, asset_classes, dates) as (conn, _, missing):
+    with _missing_cells(engine, asset_classes, dates, selection) as (conn, _, missing):
         query = (
             sa.select(missing.c.symbol, missing.c.asset_class, missing.c.day)
             .order_by(missing.c.day, missing.c.asset_class, missing.c.symbol)
@@ -123,7 +149,9 @@ def missing_cells(
         return pd.DataFrame(conn.execute(query).all(), columns=list(CELL_COLUMNS))
 
 
-def missing_symbols(engine: Engine, asset_classes: Sequence[str], dates: Sequence[date]) -> dict[date, list[str]]:
+def missing_symbols(
+    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date], *, selection: PriceSelection = EVERYTHING
+) -> dict[date, list[str]]:
     """Per date with missing cells, the symbols missing, sorted (all of them: a bad day lists every symbol)."""
-    cells = missing_cells(engine, asset_classes, dates)
+    cells = missing_cells(engine, asset_classes, dates, selection=selection)
     return {day: sorted(group["symbol"]) for day, group in cells.groupby("date")} if not cells.empty else {}

@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.warehouse.gaps import missing_cells, partition_gaps, reading
 from lumia_assets.warehouse.schema import (
     adjustment_factors,
@@ -237,17 +238,20 @@ def price_coverage(
     dates: Sequence[date],
     threshold: float = 0.95,
     *,
+    selection: PriceSelection = EVERYTHING,
     sample_size: int = SAMPLE_SIZE,
 ) -> QualityResult:
-    """Per date, bars present over bars expected (see ``gaps``); fails when a date's coverage is below
-    ``threshold`` (a date expecting nothing is fully covered). The sample lists the worst dates, worst first,
-    with up to ``sample_size`` missing symbols in all as examples (from the oldest of those dates on)."""
-    gaps = partition_gaps(engine, asset_classes, dates)
-    # nothing expected is no coverage, never 100%
+    """Per date, bars of the selected instruments present over bars expected (see ``gaps``); fails when a date's
+    coverage is below ``threshold``. The sample lists the worst dates, worst first, with up to ``sample_size``
+    missing symbols in all as examples (from the oldest of those dates on)."""
+    gaps = partition_gaps(engine, asset_classes, dates, selection=selection)
+    if not selection.everything and not gaps["expected"].any():
+        return _result(0, len(gaps), [], f"the selection prices none of {'/'.join(asset_classes)}: nothing expected")
+    # otherwise nothing expected is no coverage, never 100%: an empty universe is no success
     gaps["coverage"] = (gaps["present"] / gaps["expected"].where(gaps["expected"] > 0)).fillna(0.0).astype(float)
     below = gaps[gaps["coverage"] < threshold]
     worst = below.sort_values(["coverage", "date"]).head(sample_size)
-    examples = missing_cells(engine, asset_classes, list(worst["date"]), limit=sample_size)
+    examples = missing_cells(engine, asset_classes, list(worst["date"]), limit=sample_size, selection=selection)
     symbols = examples.groupby("date")["symbol"].agg(list).to_dict()
     rows = [{**row, "coverage": round(row["coverage"], 4), "missing_symbols": symbols.get(row["date"], [])}
             for row in worst.to_dict("records")]  # fmt: skip

@@ -23,11 +23,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.warehouse.adjustments import refresh_adjustment_factors
 from lumia_assets.warehouse.bulk import copy_binary, driver_column, staging_ddl
 from lumia_assets.warehouse.contracts import checked, conform, records
 from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, record_restatements
 from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, symbol_status
+from lumia_assets.warehouse.selection import selected
 
 STATUS_COLUMNS = ("symbol", "asset_class", "status", "detail", "checked_at")
 IDENTITY_COLUMNS = ("symbol", "asset_class", "listed_on", "name")
@@ -329,15 +331,18 @@ def write_price_batch(engine: Engine, batch: PriceBatch, detected_at: datetime |
     return replace(counts, factor_segments=factors)
 
 
-def active_symbols(engine: Engine, asset_classes: Sequence[str]) -> pd.DataFrame:
-    """Active instruments of ``asset_classes`` (``ACTIVE_SYMBOL_COLUMNS``), by asset class then symbol.
+def active_symbols(
+    engine: Engine, asset_classes: Sequence[str], *, selection: PriceSelection = EVERYTHING
+) -> pd.DataFrame:
+    """Active instruments of ``asset_classes`` that ``selection`` prices (``ACTIVE_SYMBOL_COLUMNS``), by asset class
+    then symbol.
 
     ``exchanges`` is the comma-separated list of exchanges listing a crypto pair, and None for other classes.
     """
     query = (
         sa.select(*(assets.c[name] for name in ACTIVE_SYMBOL_COLUMNS[:-1]), crypto.c.exchanges)
         .outerjoin(crypto, sa.and_(crypto.c.symbol == assets.c.symbol, crypto.c.asset_class == assets.c.asset_class))
-        .where(assets.c.active.is_(True), assets.c.asset_class.in_(list(asset_classes)))
+        .where(assets.c.active.is_(True), selected(selection, asset_classes))
         .order_by(assets.c.asset_class, assets.c.symbol)
     )
     with engine.connect() as conn:

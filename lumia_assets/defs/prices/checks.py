@@ -84,11 +84,13 @@ def window_checks(feed: PriceFeed) -> list[Check[Scope]]:
         return Verdict(quality.duplicate_prices(scope.engine, classes, scope.window), ERROR, scope.metadata())
 
     def coverage(scope: Scope) -> Verdict:
-        threshold = Settings.from_env().coverage_threshold
-        result = quality.price_coverage(scope.engine, classes, scope.dates, threshold / 100)
+        settings = Settings.from_env()
+        threshold, selection = settings.coverage_threshold, settings.selection
+        result = quality.price_coverage(scope.engine, classes, scope.dates, threshold / 100, selection=selection)
         given_up = repairs.unavailable(scope.engine, classes, scope.dates)
         unavailable = int(given_up["unavailable"].sum()) if not given_up.empty else 0
-        metadata = {"threshold_pct": threshold, "unavailable_cells": unavailable, **scope.metadata()}
+        metadata = {"threshold_pct": threshold, "unavailable_cells": unavailable, "selection": selection.describe(),
+                    **scope.metadata()}  # fmt: skip
         return Verdict(result, coverage_severity(result), metadata)
 
     def jumps(scope: Scope) -> Verdict:
@@ -102,7 +104,7 @@ def window_checks(feed: PriceFeed) -> list[Check[Scope]]:
         Check("no_duplicate_bars", "No (symbol, date) stored twice in the partitions.", True, True, duplicates),
         Check(
             "coverage",
-            "Each date has bars for at least LUMIA_COVERAGE_THRESHOLD % of the active symbols.",
+            "Each date has bars for at least LUMIA_COVERAGE_THRESHOLD % of the active symbols the selection prices.",
             False,
             True,
             coverage,
@@ -149,7 +151,7 @@ def adjustments_consistent(scope: Scope) -> Verdict:
 
 def cross_exchange_agreement(scope: Scope) -> Verdict:
     """Stored closes of a sample of multi-listed pairs agree with a secondary exchange's."""
-    active = active_symbols(scope.engine, scope.feed.asset_classes)
+    active = active_symbols(scope.engine, scope.feed.asset_classes, selection=Settings.from_env().selection)
     pairs = active[active["exchanges"].fillna("").str.contains(",")].head(CROSS_EXCHANGE_SAMPLE)
     primary = quality.stored_closes(scope.engine, "crypto", list(pairs["symbol"]), scope.window)
     if primary.empty:
