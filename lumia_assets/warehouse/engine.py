@@ -8,13 +8,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0004"  # the newest migration under migrations/versions; a test checks it against Alembic
+HEAD_REVISION = "0005"  # the newest migration under migrations/versions; a test checks it against Alembic
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 MIGRATION_LOCK_ID = 0x6C756D6961  # "lumia": one PostgreSQL advisory lock for schema upgrades
 
@@ -176,3 +177,9 @@ def connect_warehouse(raw_url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+@cache
+def warehouse_engine(url: str) -> Engine:
+    """One migrated engine per warehouse URL and process."""
+    return connect_warehouse(url)

@@ -168,6 +168,19 @@ gap_repairs = sa.Table(
     sa.Index("ix_gap_repairs_next_attempt_at", "next_attempt_at"),
 )
 
+# The instruments the price selection priced at the gap sensor's last tick. One newly selected (included, or newly
+# listed) is owed its history from history_from, which the sensor backfills; NULL: nothing owed.
+priced_instruments = sa.Table(
+    "priced_instruments",
+    metadata,
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("asset_class", sa.String(16), primary_key=True),
+    _timestamp("selected_at"),
+    sa.Column("history_from", sa.Date),
+    sa.Column("history_attempts", sa.Integer, nullable=False, server_default="0"),
+    _timestamp("history_next_attempt_at", nullable=True),
+)
+
 universe_snapshots = sa.Table(
     "universe_snapshots",
     metadata,

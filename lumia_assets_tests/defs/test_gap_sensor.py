@@ -18,6 +18,7 @@ from lumia_assets.defs.prices.sensors import (
     RANGE_START,
     REPAIRING_TAG,
     TRIGGER_TAG,
+    InFlight,
     plan_repairs,
     price_gap_sensor,
 )
@@ -119,7 +120,7 @@ def test_adjacent_due_dates_share_a_range_run_of_only_their_due_symbols_within_t
     assert first[0].tags[REPAIRING_TAG] == "AAA, BBB"  # the runs list names what a repair fetches
     assert len(covered) == 4
 
-    running = [("equity_prices_job", date(2024, 5, 28), date(2024, 5, 29))]
+    running = [InFlight("equity_prices_job", date(2024, 5, 28), date(2024, 5, 29))]
     second, _ = plan_repairs({"equity": due}, {"equity": calendar}, running, limited, now)
     assert _spans(second) == [("2024-05-31", "2024-06-03")]  # one slot left; 05-28..29 is being repaired
 
