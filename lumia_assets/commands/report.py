@@ -9,24 +9,18 @@ from typing import Annotated
 
 import typer
 
-from lumia_assets.commands.output import engine, print_json, print_table, settings
-from lumia_assets.instance import get_instance
-from lumia_assets.operations.run_reports import COUNTERS, TRENDS, daily_report, plot_weekly, weekly_report
+from lumia_assets import clock
+from lumia_assets.commands.output import engine, parse_day, print_json, print_table, settings
+from lumia_assets.operations.plots import COVERAGE_SESSIONS, coverage_png, weekly_png, write_png
 from lumia_assets.warehouse.reports import INVENTORY_COLUMNS, inventory
 from lumia_assets.warehouse.restatements import RECORDED_COLUMNS, recorded_restatements
 
 report_app = typer.Typer(help="Reports over the warehouse and the Dagster run history.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-RUN_COLUMNS = ("job", "status", "partitions", "duration_s", *COUNTERS, "coverage_pct", "failed_checks")
 
 
 def _day(value: str | None) -> date:
-    if value is None:
-        return datetime.now(UTC).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint="--date") from exc
+    return parse_day(value, "--date") if value is not None else datetime.now(UTC).date()
 
 
 @report_app.command("assets")
@@ -42,11 +36,15 @@ def daily(
     json_output: JsonOption = False,
 ) -> None:
     """That day's runs: durations, rows, requests, 429s, errors and failed checks."""
+    from lumia_assets.instance import get_instance
+    from lumia_assets.operations.run_reports import COUNTERS, daily_report
+
     report = daily_report(get_instance(), _day(day))
     if json_output:
         print_json(report)
         return
-    print_table(f"runs on {report['date']}", report["runs"], RUN_COLUMNS)
+    columns = ("job", "status", "partitions", "duration_s", *COUNTERS, "coverage_pct", "failed_checks")
+    print_table(f"runs on {report['date']}", report["runs"], columns)
     typer.echo(", ".join(f"{key}: {value}" for key, value in report["totals"].items()))
 
 
@@ -56,15 +54,44 @@ def weekly(
     json_output: JsonOption = False,
 ) -> None:
     """7-day trends of success rate, coverage, rows, run time and peak memory."""
+    from lumia_assets.instance import get_instance
+    from lumia_assets.operations.run_reports import TRENDS, weekly_report
+
     report = weekly_report(get_instance(), datetime.now(UTC).date())
     if plot is not None:
-        plot_weekly(report, plot)
+        write_png(weekly_png(report, TRENDS), plot)
     if json_output:
         print_json(report)
     else:
         print_table(f"week {report['start']} to {report['end']}", report["days"], ("date", "runs", *TRENDS))
         if plot is not None:
             typer.echo(f"chart written to {plot}")
+
+
+@report_app.command("coverage")
+def coverage_report(
+    sessions: Annotated[int, typer.Option(min=1, help="How many NYSE sessions back.")] = COVERAGE_SESSIONS,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write the heatmap PNG here.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Price coverage per asset class and date of the selection over the last sessions (a heatmap with --plot)."""
+    from lumia_assets.engine.feeds import FEEDS
+    from lumia_assets.operations.coverage import recent_coverage
+
+    current = settings()
+    coverage = recent_coverage(engine(current), list(FEEDS.values()), current, clock.utc_now(), sessions)
+    if plot is not None:
+        write_png(coverage_png(coverage, f"lumia coverage, last {sessions} sessions"), plot)
+    rows = coverage.assign(date=coverage["date"].astype(str)).to_dict("records")
+    if json_output:
+        print_json({"sessions": sessions, "coverage": rows})
+        return
+    gapped = [row for row in rows if row["present"] < row["expected"]]
+    print_table(
+        f"dates with missing bars, last {sessions} sessions", gapped, ("asset_class", "date", "expected", "present")
+    )
+    if plot is not None:
+        typer.echo(f"heatmap written to {plot}")
 
 
 @report_app.command("restatements")

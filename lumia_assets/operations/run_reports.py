@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -106,24 +105,3 @@ def weekly_report(instance: dg.DagsterInstance, end: date) -> dict[str, Any]:
 
 
 TRENDS = ("success_rate_pct", "coverage_pct", "rows_written", "run_seconds", "peak_memory_mb")
-
-
-def plot_weekly(report: dict[str, Any], path: Path) -> Path:
-    """A PNG with one panel per trend of the weekly report."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [day["date"][5:] for day in report["days"]]
-    figure, axes = plt.subplots(len(TRENDS), 1, figsize=(8, 2.2 * len(TRENDS)), sharex=True)
-    for axis, key in zip(axes, TRENDS, strict=True):
-        values = [day[key] if day[key] is not None else float("nan") for day in report["days"]]
-        axis.plot(labels, values, marker="o")
-        axis.set_ylabel(key, fontsize=8)
-        axis.grid(alpha=0.3)
-    axes[0].set_title(f"lumia: {report['start']} to {report['end']}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path

@@ -22,6 +22,7 @@ from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, active_equities, 
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -104,7 +105,29 @@ def test_every_report_has_its_json_shape_and_weekly_writes_a_png(loaded, tmp_pat
     code, weekly = _invoke("report", "weekly", "--json", "--plot", str(plot))
     assert code == 0 and len(weekly["days"]) == 7
     assert weekly["days"][-1]["runs"] == 4 and weekly["days"][-1]["success_rate_pct"] == 100.0
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.read_bytes()[:8] == PNG
+
+
+def test_coverage_and_a_symbols_prices_are_drawn_and_a_gap_is_listed(loaded, warehouse_url, tmp_path) -> None:
+    heatmap = tmp_path / "coverage.png"
+    latest = EQUITY_DEADLINE.due_partition(datetime.now(UTC))
+    symbol = active_equities(warehouse_url)["symbol"].iloc[0]
+    execute(warehouse_url, "DELETE FROM daily_prices WHERE symbol = :s AND date = :d", s=symbol, d=latest)
+
+    code, coverage = _invoke("report", "coverage", "--json", "--sessions", "5", "--plot", str(heatmap))
+
+    assert code == 0 and heatmap.read_bytes()[:8] == PNG
+    cells = {(row["asset_class"], row["date"]): row for row in coverage["coverage"]}
+    stock = cells[("stock", latest.isoformat())]
+    assert stock["expected"] - stock["present"] == 1  # the deleted bar
+    assert {asset_class for asset_class, _ in cells} == {"stock", "etf", "mutual_fund", "crypto"}
+
+    chart = tmp_path / "chart.png"
+    result = runner.invoke(app, ["plot", "BRK-B", "--out", str(chart)])  # Yahoo's spelling of BRK.B
+    assert result.exit_code == 0, result.output
+    assert chart.read_bytes()[:8] == PNG and "BRK.B: 1 bars" in result.stdout
+    unknown = runner.invoke(app, ["plot", "NOSUCH.X"])
+    assert unknown.exit_code == 2 and "no bars stored for NOSUCH.X" in unknown.output and "NOSUCH/X" in unknown.output
 
 
 def test_cleanup_prunes_exactly_the_runs_older_than_retention_and_keeps_every_price(

@@ -21,9 +21,13 @@ from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.engine.collection import DEFAULT_BATCH_SIZE, CollectionReport, Fetch, Instrument, collect_prices
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed, venues
+from lumia_assets.operations.coverage import recent_coverage
+from lumia_assets.operations.plots import COVERAGE_SESSIONS, coverage_png, markdown_image
+from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.gaps import missing_cells
+from lumia_assets.warehouse.selection import unknown_includes
 from lumia_assets.warehouse.store import active_symbols, count_prices, recently_priced
 
 GROUP = "prices"
@@ -70,12 +74,18 @@ def closed_dates(dates: list[date], last_closed: date) -> list[date]:
 
 
 def instruments_to_collect(
-    engine: Engine, feed: PriceFeed, sessions: list[date], only_missing: bool, exchanges: Sequence[str] = ()
+    engine: Engine,
+    feed: PriceFeed,
+    sessions: list[date],
+    only_missing: bool,
+    exchanges: Sequence[str] = (),
+    selection: PriceSelection = EVERYTHING,
 ) -> list[Instrument]:
-    """Active instruments of the feed, stocks and ETFs first; with ``only_missing``, those with gaps in ``sessions``."""
-    active = active_symbols(engine, feed.asset_classes)
+    """Active instruments of the feed that ``selection`` prices, stocks and ETFs first; with ``only_missing``, those
+    with gaps in ``sessions``."""
+    active = active_symbols(engine, feed.asset_classes, selection=selection)
     if only_missing:
-        gaps = missing_cells(engine, feed.asset_classes, sessions)
+        gaps = missing_cells(engine, feed.asset_classes, sessions, selection=selection)
         active = active.merge(gaps[["symbol", "asset_class"]].drop_duplicates(), on=["symbol", "asset_class"])
     active = active.assign(order=active["asset_class"].map(CLASS_ORDER)).sort_values(["order", "symbol"])
     return [
@@ -123,6 +133,16 @@ def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, c
     }
 
 
+def coverage_heatmap(engine: Engine, feed: PriceFeed, settings: Settings) -> dict[str, dg.MetadataValue]:
+    """The feed's coverage over the last ``COVERAGE_SESSIONS`` sessions as a heatmap the UI shows (a Markdown image
+    under ``coverage_heatmap``); nothing when the selection prices none of the feed."""
+    coverage = recent_coverage(engine, [feed], settings, clock.utc_now())
+    if coverage.empty:
+        return {}
+    title = f"{feed.asset_name}: coverage of the last {COVERAGE_SESSIONS} sessions"
+    return {"coverage_heatmap": dg.MetadataValue.md(markdown_image(coverage_png(coverage, title), title))}
+
+
 def materialize_prices(
     context: dg.AssetExecutionContext,
     config: PriceRunConfig,
@@ -132,15 +152,21 @@ def materialize_prices(
     fetch: Fetch,
     exchanges: Sequence[str] = (),
 ) -> dg.MaterializeResult:
-    """Collect the run's partitions for every instrument of ``feed`` and describe what was written."""
+    """Collect the run's partitions for every instrument of ``feed`` the selection prices and describe what was
+    written."""
+    settings = Settings.from_env()
     last_closed = feed.last_closed(clock.utc_now())
     sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
-    instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, exchanges)
+    instruments = instruments_to_collect(
+        engine, feed, sessions, config.only_missing, exchanges, selection=settings.selection
+    )
     if config.symbols:
         chosen = set(config.symbols)
         instruments = [instrument for instrument in instruments if instrument.symbol in chosen]
+    unknown = unknown_includes(engine, settings.selection, feed.asset_classes)
+    for symbol in unknown:
+        context.log.warning(f"included but not listed by any directory: {symbol}")
     context.log.info(f"collecting {len(instruments)} symbols over {len(sessions)} dates: {sessions[0]}..{sessions[-1]}")
-    settings = Settings.from_env()
     report = collect_prices(
         engine,
         instruments,
@@ -154,7 +180,14 @@ def materialize_prices(
         batch_size=config.batch_size,
         log=context.log,
     )
-    metadata = report_metadata(report, engine, feed, client)
+    metadata = {
+        **report_metadata(report, engine, feed, client),
+        "selection": settings.selection.describe(),
+        "included_not_listed": len(unknown),
+        "included_not_listed_sample": sample(str(symbol) for symbol in unknown),
+    }
+    if not config.symbols and sessions[-1] == last_closed:  # the daily run, not a repair or a backfill
+        metadata |= coverage_heatmap(engine, feed, settings)
     if report.outage:
         raise dg.Failure(
             description=f"{report.suspect_share:.1%} of the {report.watched} symbols priced in the last "
