@@ -14,10 +14,9 @@ from typing import Annotated
 
 import typer
 
-from lumia_assets.commands import cleanup, export, health, prices, report
+from lumia_assets.commands import cleanup, export, health, plot, prices, report
 from lumia_assets.commands import demo as demo_world
 from lumia_assets.commands.output import settings as load_settings
-from lumia_assets.instance import ensure_dagster_home
 from lumia_assets.settings import project_root
 
 app = typer.Typer(help="lumia: US equities, funds and crypto market data on Dagster.", no_args_is_help=True)
@@ -106,6 +105,8 @@ def dev(
 ) -> None:
     """Start Dagster (web UI + daemon) on the persistent instance in $DAGSTER_HOME."""
     _exit_on_sigterm()
+    from lumia_assets.instance import ensure_dagster_home
+
     load_settings()
     home = ensure_dagster_home()
     typer.echo(f"Dagster home: {home}")
@@ -118,6 +119,8 @@ def dev(
 
 def _enter_demo_world(sim_port: int, reset: bool, profile: str) -> dict[str, str]:
     """Point this process and its children at the demo's own home, warehouse and simulator; say where they are."""
+    from lumia_assets.instance import ensure_dagster_home
+
     home = demo_world.DemoHome.in_checkout()
     try:
         demo_world.prepare(home, reset=reset)
@@ -179,7 +182,7 @@ def migrate() -> None:
 prices.register(app)
 
 
-for _commands in (health, report, export, cleanup):
+for _commands in (health, report, export, plot, cleanup):
     _commands.register(app)
 
 

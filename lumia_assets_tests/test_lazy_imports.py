@@ -33,3 +33,9 @@ def test_loading_the_code_location_loads_none_of_the_heavy_clients() -> None:
 )
 def test_the_steps_that_need_a_client_load_it(statement: str, expected: set[str]) -> None:
     assert loaded_after(statement) == expected
+
+
+def test_the_command_line_loads_dagster_only_for_the_commands_that_run_dagster() -> None:
+    probe = "import sys, lumia_assets.cli\nprint('dagster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "False"  # lumia export, plot and gaps read the warehouse without it

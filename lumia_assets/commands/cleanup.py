@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from lumia_assets.commands.output import engine, print_json, settings
-from lumia_assets.instance import get_instance
-from lumia_assets.operations.cleanup import cleanup as run_cleanup
 
 
 def cleanup(
@@ -21,6 +19,9 @@ def cleanup(
 ) -> None:
     """Delete orphaned rows, VACUUM/ANALYZE, prune Dagster runs and logs older than the retention. Never deletes
     price rows by age."""
+    from lumia_assets.instance import get_instance
+    from lumia_assets.operations.cleanup import cleanup as run_cleanup
+
     current = settings()
     report = run_cleanup(engine(current), get_instance(), retention_days or current.run_retention_days, dry_run)
     if json_output:

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lumia_assets.defs.resources import warehouse_engine
 from lumia_assets.settings import Settings, SettingsError
+from lumia_assets.warehouse.engine import warehouse_engine
 
 
 def settings() -> Settings:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import dagster as dg
 import typer
 from rich.console import Console
 
@@ -14,10 +13,11 @@ from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.commands.output import parse_day, print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
-from lumia_assets.defs.prices.jobs import FEED_JOBS, range_tags
 from lumia_assets.engine.feeds import EQUITY_FEED, FEEDS, PriceFeed, recent_dates
-from lumia_assets.instance import get_instance
 from lumia_assets.settings import Settings
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 SUMMARY_KEYS = ("first_date", "last_date", "rows_written", "coverage_pct", "symbols_failed", "upstream_requests")
 
@@ -72,6 +72,8 @@ def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> 
 
 
 def _collect_range(console: Console, feed_name: str, first: date, last: date, instance: dg.DagsterInstance) -> bool:
+    from lumia_assets.defs.prices.jobs import FEED_JOBS, range_tags
+
     feed, job = FEED_JOBS[feed_name]
     dates = closed_dates(feed, first, last)
     if not dates:
@@ -94,6 +96,8 @@ def collect(
     everything, with --full-refresh)."""
     settings = load_settings()
     console = Console()
+    from lumia_assets.instance import get_instance
+
     instance = get_instance()
     ok = _report(console, "universes", _run("universe_job", {}, instance))
     now = clock.utc_now()
@@ -117,6 +121,8 @@ def backfill(
     if first < settings.prices_start:
         raise typer.BadParameter(f"--start {first} is before LUMIA_PRICES_START_DATE ({settings.prices_start})")
     console = Console()
+    from lumia_assets.instance import get_instance
+
     instance = get_instance()
     ok = all([_collect_range(console, name, first, last, instance) for name in assets.feeds()])
     ok = _publish_adjusted(console, instance) and ok
@@ -128,8 +134,8 @@ SYMBOL_SAMPLE = 5  # missing symbols a table row shows without --symbols
 
 def gap_rows(feed_names: list[str], start: date | None, end: date | None, settings: Settings) -> list[dict[str, Any]]:
     """Per feed and date with missing cells: expected, present and missing counts, and the missing symbols."""
-    from lumia_assets.defs.resources import warehouse_engine
     from lumia_assets.warehouse import repairs
+    from lumia_assets.warehouse.engine import warehouse_engine
     from lumia_assets.warehouse.gaps import missing_symbols, partition_gaps
 
     engine = warehouse_engine(settings.warehouse_url)
@@ -140,11 +146,11 @@ def gap_rows(feed_names: list[str], start: date | None, end: date | None, settin
         lookback = recent_dates(feed, settings, now)
         first = start or (lookback[0] if lookback else settings.prices_start)
         dates = closed_dates(feed, first, end or feed.last_closed(now)) if start or end else lookback
-        counts = partition_gaps(engine, feed.asset_classes, dates)
+        counts = partition_gaps(engine, feed.asset_classes, dates, selection=settings.selection)
         given_up = repairs.unavailable(engine, feed.asset_classes, dates)
         given_up = dict(zip(given_up["date"], given_up["unavailable"], strict=True)) if not given_up.empty else {}
         gapped = counts[counts["missing"] > 0]
-        symbols = missing_symbols(engine, feed.asset_classes, list(gapped["date"]))
+        symbols = missing_symbols(engine, feed.asset_classes, list(gapped["date"]), selection=settings.selection)
         for row in gapped.itertuples():
             rows.append({"assets": name, "date": row.date.isoformat(), "expected": int(row.expected),
                          "present": int(row.present), "missing": int(row.missing),
@@ -193,8 +199,8 @@ def restate(
 ) -> None:
     """Re-fetch and rewrite the whole history of the equities with a recorded split or distribution (one request
     each): after upgrading a warehouse written before the as-traded record, or to rebuild chosen symbols."""
-    from lumia_assets.defs.resources import warehouse_engine
     from lumia_assets.warehouse.adjustments import adjusted_symbols
+    from lumia_assets.warehouse.engine import warehouse_engine
 
     settings = load_settings()
     chosen = [s.strip() for s in symbols.split(",") if s.strip()]
@@ -204,6 +210,8 @@ def restate(
     console.print(f"restating {len(plan)} symbols: {len(plan)} chart requests (one per symbol) over the history "
                   f"from {settings.prices_start}")  # fmt: skip
     config = {"ops": {"restate_prices": {"config": {"symbols": chosen, "since": since or None}}}}
+    from lumia_assets.instance import get_instance
+
     instance = get_instance()
     ok = _report(console, "restate", _run("restate_job", {}, instance, run_config=config))
     ok = _publish_adjusted(console, instance) and ok

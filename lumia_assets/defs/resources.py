@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 
 import dagster as dg
 from pydantic import Field
@@ -12,15 +11,9 @@ from sqlalchemy.engine import Engine
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.sources.policy import ResilienceConfig, ResilientPolicy, parse_host_rates
-from lumia_assets.warehouse.engine import connect_warehouse
+from lumia_assets.warehouse.engine import warehouse_engine
 
 WAREHOUSE_URL_VARIABLE = "LUMIA_WAREHOUSE_URL"
-
-
-@cache
-def warehouse_engine(url: str) -> Engine:
-    """One migrated engine per warehouse URL and process."""
-    return connect_warehouse(url)
 
 
 class WarehouseResource(dg.ConfigurableResource):
