@@ -70,3 +70,11 @@ def test_the_returns_example_runs_and_handles_a_split_and_a_dividend(sim, wareho
     assert paid["total_return"] == pytest.approx(close / (before - cash) - 1, rel=1e-9)  # Yahoo's method
     assert paid["total_return"] > paid["price_return"]
     assert set(growth.index) == set(bars["symbol"]) and growth.notna().all()
+
+
+def test_the_data_dictionary_documents_every_table_and_view() -> None:
+    from lumia_assets.warehouse.schema import metadata
+
+    headings = re.findall(r"^### (.*)$", DATA_DICTIONARY.read_text(), re.MULTILINE)
+    documented = {name for heading in headings for name in re.findall(r"`(\w+)`", heading.split(":")[0])}
+    assert set(metadata.tables) - documented == set()
