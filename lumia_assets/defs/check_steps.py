@@ -82,7 +82,29 @@ def check_step(
             if check.partitioned not in scopes:
                 scopes[check.partitioned] = scope(context, warehouse, upstream, check.partitioned)
             verdict = check.evaluate(scopes[check.partitioned])
-            key = dg.AssetCheckKey(asset.key, check.name)
-            yield check_result(verdict.result, verdict.severity, key, **verdict.metadata)
+            result = check_result(verdict.result, verdict.severity, dg.AssetCheckKey(asset.key, check.name),
+                                  **verdict.metadata)  # fmt: skip
+            if check.partitioned and partitions is not None and not context.has_partition_key:
+                yield from per_partition(result, context.partition_keys, check.blocking)
+            else:
+                yield result
 
     return evaluate
+
+
+def per_partition(
+    result: dg.AssetCheckResult, partition_keys: Sequence[str], blocking: bool
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """A range run's verdict on each of its partitions. Dagster plans a partitioned check once per partition of the
+    range, and a result without a partition would leave every one of them planned (shown as skipped)."""
+    for partition in partition_keys:
+        yield dg.AssetCheckEvaluation(
+            asset_key=result.asset_key,
+            check_name=result.check_name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=blocking,
+            partition=partition,
+        )
