@@ -41,7 +41,8 @@ than ``SLOW_SECONDS`` runs once):
   ``duplicate_prices``, ``price_coverage``, ``repairs.unavailable``, ``unexplained_jumps`` and, for equities,
   ``adjustment_consistency``, with a one-day window (as ``defs/prices/checks.py`` calls them); target 5 s each;
 * ``sensor.<feed>.missing_cells``: the gap sensor's query over its lookback; ``sensor.tick``: the sensor's
-  warehouse work for both feeds (missing cells, ``repairs.track``, ``repairs.due``); target 5 s;
+  warehouse work for both feeds (missing cells, ``repairs.track``, ``repairs.due``, the priced set and the history
+  it owes); target 5 s;
 * ``status.*``: ``lumia status``'s warehouse queries (``partition_gaps`` of the due partition and of the lookback
   per feed, ``database_size``); target 5 s; ``--cli`` also times ``lumia status --json`` end to end;
 * ``table.<feed>.*``: the table-wide checks (``ohlc_sanity`` and ``duplicate_prices`` with no window), target
@@ -86,7 +87,7 @@ from lumia_assets.adjustments import cumulative_factors, factors_on
 from lumia_assets.calendars import EQUITY_TIMEZONE, calendar_dates
 from lumia_assets.settings import Settings
 from lumia_assets.sim import MarketSimulator, SimConfig
-from lumia_assets.warehouse import quality, repairs
+from lumia_assets.warehouse import priced, quality, repairs
 from lumia_assets.warehouse.engine import MIGRATIONS_DIR, create_warehouse_engine
 from lumia_assets.warehouse.gaps import missing_cells, partition_gaps
 from lumia_assets.warehouse.maintenance import vacuum_analyze
@@ -573,12 +574,16 @@ def figures(engine: Engine, now: datetime, settings: Settings) -> list[Figure]:
     def tick() -> str:
         counts = []
         for feed, classes in FEED_CLASSES.items():
-            missing = missing_cells(engine, classes, recent_dates(feed, settings, now))
+            recent = recent_dates(feed, settings, now)
+            missing = missing_cells(engine, classes, recent)
             repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days))
-            counts.append(f"{len(missing)}/{len(repairs.due(engine, classes, now))}")
+            priced.record_selection(engine, classes, settings.selection, settings.prices_start, recent[0], now)
+            owed = priced.history_due(engine, classes, recent[0], now)
+            counts.append(f"{len(missing)}/{len(repairs.due(engine, classes, now))}/{len(owed)}")
         return " ".join(counts)
 
-    found.append(Figure("sensor.tick", "missing_cells + track + due, both feeds", PARTITION_TARGET, tick))
+    found.append(Figure("sensor.tick", "missing_cells + track + due + the priced set, both feeds", PARTITION_TARGET,
+                        tick))  # fmt: skip
     for feed, classes in FEED_CLASSES.items():
         due = due_partition(feed, now)
         recent = recent_dates(feed, settings, now)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lumia_assets.settings import Settings, SettingsError
-from lumia_assets.warehouse.engine import warehouse_engine
+from lumia_assets.warehouse.engine import WarehouseError, warehouse_engine
 
 
 def settings() -> Settings:
@@ -25,8 +25,12 @@ def settings() -> Settings:
 
 
 def engine(current: Settings):
-    """The warehouse engine (migrated on first use)."""
-    return warehouse_engine(current.warehouse_url)
+    """The warehouse engine (migrated on first use), or exit 2 saying why the warehouse cannot be opened."""
+    try:
+        return warehouse_engine(current.warehouse_url)
+    except WarehouseError as exc:
+        typer.secho(f"warehouse error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from exc
 
 
 def parse_day(value: str, option: str) -> date:

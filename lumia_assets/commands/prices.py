@@ -11,6 +11,7 @@ from rich.console import Console
 
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
+from lumia_assets.commands.output import engine as open_warehouse
 from lumia_assets.commands.output import parse_day, print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.engine.feeds import EQUITY_FEED, FEEDS, PriceFeed, recent_dates
@@ -135,10 +136,9 @@ SYMBOL_SAMPLE = 5  # missing symbols a table row shows without --symbols
 def gap_rows(feed_names: list[str], start: date | None, end: date | None, settings: Settings) -> list[dict[str, Any]]:
     """Per feed and date with missing cells: expected, present and missing counts, and the missing symbols."""
     from lumia_assets.warehouse import repairs
-    from lumia_assets.warehouse.engine import warehouse_engine
     from lumia_assets.warehouse.gaps import missing_symbols, partition_gaps
 
-    engine = warehouse_engine(settings.warehouse_url)
+    engine = open_warehouse(settings)
     rows: list[dict[str, Any]] = []
     for name in feed_names:
         feed = FEEDS[name]
@@ -200,12 +200,11 @@ def restate(
     """Re-fetch and rewrite the whole history of the equities with a recorded split or distribution (one request
     each): after upgrading a warehouse written before the as-traded record, or to rebuild chosen symbols."""
     from lumia_assets.warehouse.adjustments import adjusted_symbols
-    from lumia_assets.warehouse.engine import warehouse_engine
 
     settings = load_settings()
     chosen = [s.strip() for s in symbols.split(",") if s.strip()]
     first = parse_day(since, "--since") if since else None
-    plan = adjusted_symbols(warehouse_engine(settings.warehouse_url), EQUITY_FEED.asset_classes, first, chosen)
+    plan = adjusted_symbols(open_warehouse(settings), EQUITY_FEED.asset_classes, first, chosen)
     console = Console()
     console.print(f"restating {len(plan)} symbols: {len(plan)} chart requests (one per symbol) over the history "
                   f"from {settings.prices_start}")  # fmt: skip

@@ -139,3 +139,14 @@ def test_restate_refuses_a_bad_since_date(env) -> None:
     result = runner.invoke(app, ["restate", "--since", "2024-02-30"])
     assert result.exit_code == 2
     assert "'2024-02-30' is not a date" in result.output
+
+
+def test_a_warehouse_that_cannot_be_opened_is_a_one_line_error_naming_it(postgres_database_url, monkeypatch) -> None:
+    missing = postgres_database_url.rsplit("/", 1)[0] + "/lumia_no_such_database"
+    monkeypatch.setenv("LUMIA_WAREHOUSE_URL", missing)
+
+    result = runner.invoke(app, ["gaps"])
+
+    assert result.exit_code == 2
+    assert "warehouse error: cannot connect to the warehouse" in result.output
+    assert '"lumia_no_such_database" does not exist' in result.output and "Traceback" not in result.output
