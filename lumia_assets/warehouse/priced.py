@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lumia_assets.selection import PriceSelection
-from lumia_assets.warehouse.repairs import next_wait
+from lumia_assets.warehouse.repairs import count_attempts
 from lumia_assets.warehouse.schema import assets, daily_prices, priced_instruments
 from lumia_assets.warehouse.selection import selected
 
@@ -93,18 +93,5 @@ def history_due(engine: Engine, asset_classes: Sequence[str], window_start: date
 
 def history_requested(engine: Engine, owed: pd.DataFrame, now: datetime) -> None:
     """Count a history request for the ``owed`` instruments (``HISTORY_COLUMNS``) and set when to ask again."""
-    if owed.empty:
-        return
-    updates = [
-        {"b_symbol": row.symbol, "b_class": row.asset_class, "b_attempts": row.history_attempts + 1,
-         "b_next": now + next_wait(row.history_attempts + 1)}
-        for row in owed.itertuples()
-    ]  # fmt: skip
-    with engine.begin() as conn:
-        conn.execute(
-            priced_instruments.update()
-            .where(priced_instruments.c.symbol == sa.bindparam("b_symbol"),
-                   priced_instruments.c.asset_class == sa.bindparam("b_class"))
-            .values(history_attempts=sa.bindparam("b_attempts"), history_next_attempt_at=sa.bindparam("b_next")),
-            updates,
-        )  # fmt: skip
+    keys = ("symbol", "asset_class")
+    count_attempts(engine, priced_instruments, keys, "history_attempts", "history_next_attempt_at", owed, now)

@@ -72,23 +72,30 @@ def due(engine: Engine, asset_classes: Sequence[str], now: datetime) -> pd.DataF
     return frame.assign(date=pd.to_datetime(frame["date"]).dt.date) if not frame.empty else frame
 
 
-def attempted(engine: Engine, cells: pd.DataFrame, now: datetime) -> None:
-    """Count a repair of ``cells`` (``CELL_COLUMNS`` and their ``attempts`` so far) and set their next time."""
-    if cells.empty:
+def count_attempts(
+    engine: Engine, table: sa.Table, keys: Sequence[str], attempts: str, next_at: str, rows: pd.DataFrame, now: datetime
+) -> None:
+    """Add one attempt to each of ``rows`` in ``table`` (found by the ``keys`` columns; ``rows[attempts]`` is the
+    count so far) and set its ``next_at`` by ``BACKOFF``."""
+    if rows.empty:
         return
     updates = [
-        {"b_symbol": row.symbol, "b_class": row.asset_class, "b_date": row.date, "b_attempts": row.attempts + 1,
-         "b_next": now + next_wait(row.attempts + 1)}
-        for row in cells.itertuples()
+        {**{f"b_{key}": getattr(row, key) for key in keys}, "b_attempts": getattr(row, attempts) + 1,
+         "b_next": now + next_wait(getattr(row, attempts) + 1)}
+        for row in rows.itertuples()
     ]  # fmt: skip
+    statement = (
+        table.update()
+        .where(*(table.c[key] == sa.bindparam(f"b_{key}") for key in keys))
+        .values({attempts: sa.bindparam("b_attempts"), next_at: sa.bindparam("b_next")})
+    )
     with engine.begin() as conn:
-        conn.execute(
-            gap_repairs.update()
-            .where(gap_repairs.c.symbol == sa.bindparam("b_symbol"),
-                   gap_repairs.c.asset_class == sa.bindparam("b_class"), gap_repairs.c.date == sa.bindparam("b_date"))
-            .values(attempts=sa.bindparam("b_attempts"), next_attempt_at=sa.bindparam("b_next")),
-            updates,
-        )  # fmt: skip
+        conn.execute(statement, updates)
+
+
+def attempted(engine: Engine, cells: pd.DataFrame, now: datetime) -> None:
+    """Count a repair of ``cells`` (``CELL_COLUMNS`` and their ``attempts`` so far) and set their next time."""
+    count_attempts(engine, gap_repairs, CELL_COLUMNS, "attempts", "next_attempt_at", cells, now)
 
 
 def unavailable(engine: Engine, asset_classes: Sequence[str], dates: Sequence) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from lumia_assets.engine.collection import DEFAULT_BATCH_SIZE, CollectionReport,
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed, venues
 from lumia_assets.operations.coverage import recent_coverage
 from lumia_assets.operations.plots import COVERAGE_SESSIONS, coverage_png, markdown_image
-from lumia_assets.selection import EVERYTHING, PriceSelection
+from lumia_assets.selection import PriceSelection
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.gaps import missing_cells
@@ -78,8 +78,8 @@ def instruments_to_collect(
     feed: PriceFeed,
     sessions: list[date],
     only_missing: bool,
+    selection: PriceSelection,
     exchanges: Sequence[str] = (),
-    selection: PriceSelection = EVERYTHING,
 ) -> list[Instrument]:
     """Active instruments of the feed that ``selection`` prices, stocks and ETFs first; with ``only_missing``, those
     with gaps in ``sessions``."""
@@ -157,9 +157,7 @@ def materialize_prices(
     settings = Settings.from_env()
     last_closed = feed.last_closed(clock.utc_now())
     sessions = closed_dates(window_dates(context.partition_time_window, feed.calendar), last_closed)
-    instruments = instruments_to_collect(
-        engine, feed, sessions, config.only_missing, exchanges, selection=settings.selection
-    )
+    instruments = instruments_to_collect(engine, feed, sessions, config.only_missing, settings.selection, exchanges)
     if config.symbols:
         chosen = set(config.symbols)
         instruments = [instrument for instrument in instruments if instrument.symbol in chosen]
@@ -186,7 +184,7 @@ def materialize_prices(
         "included_not_listed": len(unknown),
         "included_not_listed_sample": sample(str(symbol) for symbol in unknown),
     }
-    if not config.symbols and sessions[-1] == last_closed:  # the daily run, not a repair or a backfill
+    if not config.symbols and sessions[-1] == last_closed:  # a run reaching the latest date, not a repair
         metadata |= coverage_heatmap(engine, feed, settings)
     if report.outage:
         raise dg.Failure(

@@ -46,7 +46,7 @@ def restate_prices(
     chosen = set(adjusted_symbols(engine, EQUITY_FEED.asset_classes, parse_since(config.since), config.symbols))
     last_closed = EQUITY_FEED.last_closed(clock.utc_now())
     history = calendar_dates("equity", settings.prices_start, last_closed)
-    active = instruments_to_collect(engine, EQUITY_FEED, history, only_missing=False)
+    active = instruments_to_collect(engine, EQUITY_FEED, history, False, settings.selection)  # selected only
     instruments = [i for i in active if (i.symbol, i.asset_class) in chosen]
     context.log.info(f"restating {len(instruments)} symbols: {len(instruments)} chart requests, one per symbol")
     client = upstream.client()
