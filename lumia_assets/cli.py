@@ -3,61 +3,20 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from lumia_assets.commands import cleanup, export, health, plot, prices, report
+from lumia_assets.commands import cleanup, export, health, plot, prices, processes, report, serve
 from lumia_assets.commands import demo as demo_world
 from lumia_assets.commands.output import settings as load_settings
 from lumia_assets.settings import project_root
 
 app = typer.Typer(help="lumia: US equities, funds and crypto market data on Dagster.", no_args_is_help=True)
-
-
-def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise typer.Exit(f"{process.args[0]} exited with code {process.returncode} before listening")
-        with socket.socket() as probe:
-            if probe.connect_ex((host, port)) == 0:
-                return
-        time.sleep(0.2)
-    raise typer.Exit(f"nothing listens on {host}:{port} after {timeout:.0f}s")
-
-
-def _default_signals() -> None:
-    """In a child: take SIGINT and SIGTERM by default, even when a backgrounding shell ignored them for us."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _exit_on_sigterm() -> None:
-    """Turn SIGTERM (and an inherited ignored SIGINT) into an exit that runs our cleanup: children stop with us."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _spawn(command: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=project_root(), env=env, preexec_fn=_default_signals)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a child we started, by its PID: SIGTERM, then SIGKILL after 20 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _dagster_dev(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -74,7 +33,7 @@ def _dagster_dev(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[
         "-p",
         str(port),
     ]
-    return _spawn(command, env)
+    return processes.spawn(command, env)
 
 
 @app.command()
@@ -104,7 +63,7 @@ def dev(
     host: str = typer.Option("127.0.0.1", help="Dagster web UI interface."),
 ) -> None:
     """Start Dagster (web UI + daemon) on the persistent instance in $DAGSTER_HOME."""
-    _exit_on_sigterm()
+    processes.exit_on_sigterm()
     from lumia_assets.instance import ensure_dagster_home
 
     load_settings()
@@ -114,7 +73,7 @@ def dev(
     try:
         webserver.wait()
     finally:
-        _stop(webserver)
+        processes.stop(webserver)
 
 
 def _enter_demo_world(sim_port: int, reset: bool, profile: str) -> dict[str, str]:
@@ -148,25 +107,25 @@ def demo(
 ) -> None:
     """The offline demo, in its own instance and warehouse (.dagster_home/demo/): the simulator, Dagster pointed at
     it, and a first collection. Ctrl-C stops all."""
-    _exit_on_sigterm()
+    processes.exit_on_sigterm()
     env = _enter_demo_world(sim_port, reset, profile)
     lumia = [sys.executable, "-m", "lumia_assets.cli"]
-    children = [_spawn([*lumia, "sim", "--port", str(sim_port), "--profile", profile], env)]
+    children = [processes.spawn([*lumia, "sim", "--port", str(sim_port), "--profile", profile], env)]
     try:
-        _wait_for_port("127.0.0.1", sim_port, 120, children[0])
+        processes.wait_for_port("127.0.0.1", sim_port, 120, children[0])
         children.append(_dagster_dev("127.0.0.1", port, env))
-        _wait_for_port("127.0.0.1", port, 180, children[1])
+        processes.wait_for_port("127.0.0.1", port, 180, children[1])
         typer.secho(
             f"\nlumia demo is up: Dagster UI http://127.0.0.1:{port}, simulator {env['LUMIA_UPSTREAM_URL']}.\n"
             + ("Collecting universes and the latest prices now; watch the runs in the UI." if collect else ""),
             fg="green",
         )
         if collect:
-            children.append(_spawn([*lumia, "collect"], env))
+            children.append(processes.spawn([*lumia, "collect"], env))
         children[1].wait()
     finally:
         for child in reversed(children):
-            _stop(child)
+            processes.stop(child)
 
 
 @app.command()
@@ -182,7 +141,7 @@ def migrate() -> None:
 prices.register(app)
 
 
-for _commands in (health, report, export, plot, cleanup):
+for _commands in (health, report, export, plot, cleanup, serve):
     _commands.register(app)
 
 

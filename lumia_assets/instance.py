@@ -11,8 +11,8 @@ import dagster as dg
 from lumia_assets.settings import dagster_home, project_root
 
 
-def ensure_dagster_home() -> Path:
-    """Point ``DAGSTER_HOME`` at a persistent directory and give it the project's dagster.yaml.
+def ensure_dagster_home(template: Path | None = None) -> Path:
+    """Point ``DAGSTER_HOME`` at a persistent directory and give it the project's dagster.yaml (or ``template``).
 
     Unset, it defaults to ``.dagster_home/`` in the checkout (git ignores it), never a temporary
     directory, so run history survives restarts. An existing dagster.yaml there is left alone.
@@ -20,7 +20,7 @@ def ensure_dagster_home() -> Path:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    template = project_root() / "dagster.yaml"
+    template = template or project_root() / "dagster.yaml"
     if template.exists() and not (home / "dagster.yaml").exists():
         shutil.copyfile(template, home / "dagster.yaml")
     return home

@@ -108,14 +108,14 @@ def test_lumia_demo_reset_prints_both_paths_and_starts_afresh(checkout, monkeypa
     for name, value in {**USER_ENV, **unset}.items():
         monkeypatch.setenv(name, value)  # the command updates os.environ: monkeypatch restores what it set
     monkeypatch.setattr(lumia_assets.commands.demo, "project_root", lambda: checkout)
-    monkeypatch.setattr(lumia_assets.cli, "_exit_on_sigterm", lambda: None)
+    monkeypatch.setattr(lumia_assets.commands.processes, "exit_on_sigterm", lambda: None)
     spawned: list[dict[str, str]] = []
 
     def fake_spawn(command: list[str], env: dict[str, str]) -> None:
         spawned.append(env)
         raise typer.Exit(0)
 
-    monkeypatch.setattr(lumia_assets.cli, "_spawn", fake_spawn)
+    monkeypatch.setattr(lumia_assets.commands.processes, "spawn", fake_spawn)
     home = DemoHome.in_checkout(checkout)
     prepare(home, reset=False)
     home.warehouse.write_text("simulated prices of an earlier demo")
