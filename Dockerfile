@@ -21,4 +21,6 @@ RUN pip install --no-cache-dir . \
 
 USER lumia
 EXPOSE 4000
-ENTRYPOINT ["dagster", "code-server", "start", "--host", "0.0.0.0", "--port", "4000", "--module-name", "lumia_assets.definitions"]
+# CMD, not ENTRYPOINT: the Helm chart's user-code deployment passes its own `dagster code-server start ...` as the
+# container args, and the K8sRunLauncher runs `dagster api execute_run` in this image; both replace CMD.
+CMD ["dagster", "code-server", "start", "--host", "0.0.0.0", "--port", "4000", "--module-name", "lumia_assets.definitions"]
