@@ -65,10 +65,10 @@ def test_a_429_storm_completes_and_the_limiter_converges_below_the_servers_limit
     assert 418 not in statuses, "the limiter must never ignore Retry-After long enough to be banned"
     # At most the opening burst (our Yahoo burst is 10 against the server's 2) and a few learning cycles.
     assert statuses.count(429) <= host_rate(YAHOO).burst + 3, "learning the limit costs a few 429s, not a share"
-    # The last third is about 23 requests, so a share would allow none; the limiter probes its ceiling upward every
-    # PROBE_INTERVAL, and a probe (or a stall that bunches requests on a loaded machine) may meet one 429 there.
+    # The last third is about 23 requests, so a share under 1% would allow none; on a loaded machine (two workers,
+    # one of them running test_topology's services) a stall can bunch the requests queued behind it into one 429.
     adapted = statuses[2 * len(statuses) // 3 :]
-    assert adapted.count(429) <= 1, "once adapted, a 429 is at most a probe's"
+    assert adapted.count(429) <= 1, "once adapted, at most one 429 (a stall), not a share"
 
 
 def test_5xx_and_timeouts_on_a_fifth_of_requests_complete_after_retries(sim, warehouse_url, settings) -> None:
