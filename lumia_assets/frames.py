@@ -50,6 +50,20 @@ PRICE_COLUMNS: Final = (
     "fetched_at",  # tz-aware UTC datetime
 )
 
+# One row per (symbol, interval, open_time): an intraday crypto candle as the venue traded it.
+CANDLE_COLUMNS: Final = (
+    "symbol",
+    "interval",  # "1h"
+    "open_time",  # tz-aware UTC datetime: the candle covers [open_time, open_time + interval)
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "source",  # the venue that served it
+    "fetched_at",  # tz-aware UTC datetime
+)
+
 # Splits, dividends and capital gains, as traded. value: split ratio (2.0 for 2:1) or cash per share on the
 # ex-date; in_dividend: a capital gain the same day's dividend already includes.
 CORPORATE_ACTION_COLUMNS: Final = (

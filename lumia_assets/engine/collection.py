@@ -8,20 +8,20 @@ data for, never fails the others: it is recorded and left as a gap for gap recov
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from itertools import islice
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
+from lumia_assets.engine.batches import Fetch, Instrument, Outcome, fetch_one, fetched_batches
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_actions, clean_daily_bars
-from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
+from lumia_assets.sources.errors import NoDataError, RangeNotServedError
 from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, find_restatements
 from lumia_assets.warehouse.store import (
     IDENTITY_COLUMNS,
@@ -39,17 +39,6 @@ DEFAULT_WORKERS = 8
 MIN_OUTAGE_SYMBOLS = 10  # fewer "no data" answers are facts whatever their share (a repair of a few symbols)
 
 
-@dataclass(frozen=True)
-class Instrument:
-    """One symbol to collect, with how its source spells it and where to fetch it."""
-
-    symbol: str
-    asset_class: str
-    source_symbol: str
-    venues: tuple[str, ...] = ()  # crypto: the exchanges listing the pair, in LUMIA_CRYPTO_EXCHANGES order
-
-
-Fetch = Callable[[Instrument, date, date], SymbolHistory]
 Key = tuple[str, str]
 
 
@@ -101,24 +90,7 @@ class CollectionReport:
         return 1 - len(self.failed) / self.expected if self.expected else 1.0
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    instrument: Instrument
-    history: SymbolHistory | None = None
-    no_data: NoDataError | None = None
-    error: Exception | None = None
-
-
-def _fetch_one(fetch: Fetch, instrument: Instrument, start: date, end: date) -> _Outcome:
-    try:
-        return _Outcome(instrument, history=fetch(instrument, start, end))
-    except NoDataError as exc:
-        return _Outcome(instrument, no_data=exc)
-    except SourceError as exc:
-        return _Outcome(instrument, error=exc)
-
-
-def _status_row(outcome: _Outcome, checked_at: datetime) -> dict[str, object]:
+def _status_row(outcome: Outcome, checked_at: datetime) -> dict[str, object]:
     instrument = outcome.instrument
     if outcome.history is not None:
         status, detail = "ok", None
@@ -165,18 +137,18 @@ def _storable(histories: Sequence[SymbolHistory], report: CollectionReport, sess
     return clean.bars, kept[days.isin(set(clean.bars["date"]))].reset_index(drop=True), answers
 
 
-def _in_range(outcome: _Outcome, sessions: Sequence[date]) -> _Outcome:
+def _in_range(outcome: Outcome, sessions: Sequence[date]) -> Outcome:
     """An answer without a bar in ``sessions`` (it had only the days around them) is a "no data" answer."""
     history = outcome.history
     if history is None or history.bars["date"].isin(set(sessions)).any():
         return outcome
     detail = f"no bars from {sessions[0]} to {sessions[-1]}"
     no_data = NoDataError(outcome.instrument.symbol, "no_bars", detail, history.listed_on, history.name)
-    return _Outcome(outcome.instrument, no_data=no_data)
+    return Outcome(outcome.instrument, no_data=no_data)
 
 
 def _statuses(
-    outcomes: Sequence[_Outcome], report: CollectionReport, watched: Collection[Key], checked_at: datetime
+    outcomes: Sequence[Outcome], report: CollectionReport, watched: Collection[Key], checked_at: datetime
 ) -> pd.DataFrame:
     """The status rows to write now; a recently priced symbol's "no data" is held back in ``report.suspect``."""
     rows = []
@@ -208,7 +180,7 @@ def _settle_suspects(engine: Engine, report: CollectionReport, max_share: float,
 
 
 def _batch(
-    outcomes: Sequence[_Outcome], report: CollectionReport, last_closed: date, watched: Collection[Key] = ()
+    outcomes: Sequence[Outcome], report: CollectionReport, last_closed: date, watched: Collection[Key] = ()
 ) -> tuple[PriceBatch, _Answers]:
     """Apply the bar and action rules to a batch of outcomes and record them in ``report``."""
     outcomes = [_in_range(outcome, report.sessions) for outcome in outcomes]
@@ -280,7 +252,7 @@ def _restated(engine: Engine, batch: PriceBatch, answers: _Answers, report: Coll
     for symbol in sorted(symbols) if rewrite else []:
         instrument = rewrite.instruments[symbol]
         report.refetches += 1
-        outcome = _fetch_one(rewrite.fetch, instrument, rewrite.sessions[0], rewrite.last_closed)
+        outcome = fetch_one(rewrite.fetch, instrument, rewrite.sessions[0], rewrite.last_closed)
         if outcome.history is not None:
             histories.append(outcome.history)
             rewritten.add((symbol, instrument.asset_class))
@@ -295,32 +267,6 @@ def _restated(engine: Engine, batch: PriceBatch, answers: _Answers, report: Coll
         actions=_frame([_without(batch.actions, replaced), actions], CORPORATE_ACTION_COLUMNS),
         rewritten=frozenset(rewritten),
     )
-
-
-def _chunks(items: Sequence[Instrument], size: int) -> Iterator[list[Instrument]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _fetched_batches(
-    fetch: Fetch, instruments: Sequence[Instrument], start: date, end: date, workers: int, batch_size: int
-) -> Generator[list[_Outcome], None, None]:
-    """Each batch's outcomes, in order; the next batch is already being fetched, so the pool never idles between."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumia-fetch") as pool:
-
-        def submit(chunk: list[Instrument]) -> list[Future[_Outcome]]:
-            return [pool.submit(_fetch_one, fetch, instrument, start, end) for instrument in chunk]
-
-        chunks = _chunks(instruments, batch_size)
-        fetching = submit(next(chunks, []))
-        try:
-            while fetching:
-                upcoming = submit(next(chunks, []))
-                yield [future.result() for future in fetching]
-                fetching = upcoming
-        finally:
-            pool.shutdown(cancel_futures=True)  # a run that stops early stops fetching what it will not write
 
 
 def _count_written(report: CollectionReport, counts: BatchCounts, log: logging.Logger | None) -> None:
@@ -380,7 +326,7 @@ def collect_prices(
     # Batches are fetched while the previous one is written: at most one write in flight, in order.
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="lumia-write") as writer,
-        closing(_fetched_batches(fetch, instruments, start, end, workers, batch_size)) as batches,
+        closing(fetched_batches(fetch, instruments, start, end, workers, batch_size)) as batches,
     ):
         writing: Future[BatchCounts] | None = None
         for outcomes in batches:

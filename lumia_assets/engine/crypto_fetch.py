@@ -5,8 +5,8 @@ Imported by the crypto steps themselves, so ccxt loads in crypto runs only.
 """
 
 import threading
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import ccxt
@@ -14,10 +14,16 @@ import pandas as pd
 import requests
 
 from lumia_assets import clock
-from lumia_assets.engine.collection import Instrument
+from lumia_assets.engine.batches import Instrument
 from lumia_assets.engine.feeds import venues
 from lumia_assets.sources.bars import SymbolHistory
-from lumia_assets.sources.candles import HISTORY_LIMITS_DAYS, fetch_daily_candles, serves_range
+from lumia_assets.sources.candles import (
+    HISTORY_LIMITS,
+    fetch_daily_candles,
+    fetch_hourly_candles,
+    serves_hours,
+    serves_range,
+)
 from lumia_assets.sources.errors import PermanentUpstreamError, RangeNotServedError, SourceError, TransientUpstreamError
 from lumia_assets.sources.exchanges import load_markets, make_exchange
 from lumia_assets.sources.http import HttpClient
@@ -58,22 +64,39 @@ class CryptoFetch:
         return exchanges[venue]
 
     def __call__(self, instrument: Instrument, start: date, end: date) -> SymbolHistory:
-        """Candles from the first venue listing the pair that can serve the range and answers.
+        """Daily candles from the first venue listing the pair that can serve the range and answers.
 
         A genuine "no data" answer is final; a failing or refusing venue hands over to the next one. The rows
         record the venue they came from in ``source``.
         """
         today = clock.utc_now().date()
+        return self._first_answer(
+            instrument, f"{start}..{end}", "daily",
+            lambda venue: serves_range(venue, start, today),
+            lambda exchange: fetch_daily_candles(exchange, instrument.source_symbol, start, end),
+        )  # fmt: skip
+
+    def hourly(self, instrument: Instrument, start: datetime, end: datetime) -> SymbolHistory:
+        """Hourly candles (``CANDLE_COLUMNS`` rows) opening from ``start`` to ``end``, failing over like daily ones."""
+        now = clock.utc_now()
+        return self._first_answer(
+            instrument, f"{start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC", "hourly",
+            lambda venue: serves_hours(venue, start, now),
+            lambda exchange: fetch_hourly_candles(exchange, instrument.source_symbol, start, end),
+        )  # fmt: skip
+
+    def _first_answer(self, instrument: Instrument, span: str, kind: str, serves: Callable[[str], bool],
+                      fetch: Callable[[ccxt.Exchange], SymbolHistory]) -> SymbolHistory:  # fmt: skip
         problems: list[str] = []
         for venue in instrument.venues:
-            if not serves_range(venue, start, today):
-                problems.append(f"{venue} serves only its newest {HISTORY_LIMITS_DAYS[venue]} daily candles")
+            if not serves(venue):
+                problems.append(f"{venue} serves only its newest {HISTORY_LIMITS[venue]} {kind} candles")
                 continue
             try:
-                return fetch_daily_candles(self.exchange(venue), instrument.source_symbol, start, end)
+                return fetch(self.exchange(venue))
             except (TransientUpstreamError, PermanentUpstreamError) as exc:
                 problems.append(f"{venue}: {exc}")
-        summary = f"{instrument.symbol} {start}..{end}: " + "; ".join(problems)
+        summary = f"{instrument.symbol} {span}: " + "; ".join(problems)
         if all("serves only" in problem for problem in problems):
             raise RangeNotServedError(summary)
         raise TransientUpstreamError(summary)

@@ -5,7 +5,7 @@ Imported by the equity step itself, so yfinance and curl_cffi load in equity run
 
 from datetime import date
 
-from lumia_assets.engine.collection import Fetch, Instrument
+from lumia_assets.engine.batches import Fetch, Instrument
 from lumia_assets.settings import dagster_home
 from lumia_assets.sources.bars import SymbolHistory
 from lumia_assets.sources.http import HttpClient

@@ -1,13 +1,13 @@
-"""Binance spot REST: /api/v3/exchangeInfo, /api/v3/klines, /api/v3/time, with request weights."""
+"""Binance spot REST: /api/v3/exchangeInfo, /api/v3/klines (1d and 1h), /api/v3/time, with request weights."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from lumia_assets.sim.crypto import CryptoMarket, day_start_ms, native_id
+from lumia_assets.sim.crypto import DAY, HOUR, CryptoMarket, native_id, requested_days
 from lumia_assets.sim.protocol import SimRequest, SimResponse
 
-DAY_MS = 86_400_000
+INTERVALS = {"1d": DAY, "1h": HOUR}
 WEIGHTS = {"/api/v3/exchangeInfo": 20, "/api/v3/klines": 2}
 FILTERS = [
     {"filterType": "PRICE_FILTER", "minPrice": "0.00000001", "maxPrice": "1000000.00000000", "tickSize": "0.00000001"},
@@ -22,7 +22,7 @@ def _error(code: int, msg: str) -> SimResponse:
 
 
 class BinanceApp:
-    """``api.binance.com``: spot market list and daily klines in Binance's real shapes."""
+    """``api.binance.com``: spot market list and daily and hourly klines in Binance's real shapes."""
 
     hosts = ("api.binance.com",)
 
@@ -84,27 +84,26 @@ class BinanceApp:
         pair = next((p for p in self.market.pairs("binance") if native_id("binance", p) == native), None)
         if pair is None:
             return _error(-1121, "Invalid symbol.")
-        if request.param("interval") != "1d":
-            return _error(-1120, "Invalid interval: the simulator serves 1d.")
+        interval = INTERVALS.get(request.param("interval", ""))
+        if interval is None:
+            return _error(-1120, "Invalid interval: the simulator serves 1d and 1h.")
         limit = min(int(request.param("limit", "500") or 500), 1000)
         start_ms = int(request.param("startTime", "0") or 0)
         end_ms = int(request.param("endTime", str(int(now.timestamp() * 1000))) or 0)
-        candles = self.market.candles("binance", pair.symbol, now)
+        first, last = requested_days(start_ms, end_ms, limit, interval)
+        candles = self.market.served("binance", pair.symbol, interval, first, last)
+        step_ms = int(interval.total_seconds() * 1000)
         rows = []
-        for day, candle in candles.iterrows():
-            open_ms = day_start_ms(day)
-            if open_ms < start_ms or open_ms > end_ms or request.candle_missing(pair.symbol, day):
+        for candle in candles.itertuples():
+            if candle.open_ms < start_ms or candle.open_ms > end_ms or request.candle_missing(pair.symbol, candle.key):
                 continue
-            rows.append(_kline(open_ms, candle))
-            if len(rows) >= limit:
-                break
-        if not start_ms and len(rows) < len(candles):
-            rows = rows[-limit:]
+            rows.append(_kline(candle, step_ms))
+        rows = rows[:limit] if start_ms else rows[-limit:]
         return SimResponse.json(rows)
 
 
-def _kline(open_ms: int, candle) -> list:
-    volume = float(candle["volume"])
-    return [open_ms, f"{candle['open']:.8f}", f"{candle['high']:.8f}", f"{candle['low']:.8f}", f"{candle['close']:.8f}",
-            f"{volume:.8f}", open_ms + DAY_MS - 1, f"{volume * float(candle['close']):.8f}", 1000,
-            f"{volume / 2:.8f}", f"{volume * float(candle['close']) / 2:.8f}", "0"]  # fmt: skip
+def _kline(candle, step_ms: int) -> list:
+    volume, close = float(candle.volume), float(candle.close)
+    return [candle.open_ms, f"{candle.open:.8f}", f"{candle.high:.8f}", f"{candle.low:.8f}", f"{close:.8f}",
+            f"{volume:.8f}", candle.open_ms + step_ms - 1, f"{volume * close:.8f}", 1000,
+            f"{volume / 2:.8f}", f"{volume * close / 2:.8f}", "0"]  # fmt: skip

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lumia_assets.sim.crypto import CryptoMarket, day_start_ms, native_id
+from lumia_assets.sim.crypto import DAY, HOUR, CryptoMarket, native_id, requested_days
 from lumia_assets.sim.protocol import SimRequest, SimResponse
 
 MAX_CANDLES = 300
+GRANULARITIES = {"86400": DAY, "3600": HOUR}  # seconds
 
 
 def _seconds(value: str | None) -> int | None:
@@ -55,14 +56,16 @@ class CoinbaseExchangeApp:
         pair = next((p for p in pairs if native_id("coinbaseexchange", p) == product), None)
         if pair is None:
             return SimResponse.json({"message": "NotFound"}, 404)
-        if request.param("granularity") != "86400":
-            return SimResponse.json({"message": "the simulator serves granularity=86400"}, 400)
+        interval = GRANULARITIES.get(request.param("granularity", ""))
+        if interval is None:
+            return SimResponse.json({"message": "the simulator serves granularity=86400 and 3600"}, 400)
         now = self.market.clock.now()
         start = _seconds(request.param("start")) or 0
         end = _seconds(request.param("end")) or int(now.timestamp())
+        first, last = requested_days(0, end * 1000, MAX_CANDLES, interval)  # the newest 300 up to `end`
         rows = [
-            [day_start_ms(day) // 1000, c["low"], c["high"], c["open"], c["close"], c["volume"]]
-            for day, c in self.market.candles("coinbaseexchange", pair.symbol, now).iterrows()
-            if start <= day_start_ms(day) // 1000 <= end and not request.candle_missing(pair.symbol, day)
+            [c.open_ms // 1000, c.low, c.high, c.open, c.close, c.volume]
+            for c in self.market.served("coinbaseexchange", pair.symbol, interval, first, last).itertuples()
+            if start <= c.open_ms // 1000 <= end and not request.candle_missing(pair.symbol, c.key)
         ]
         return SimResponse.json(list(reversed(rows[-MAX_CANDLES:])))

@@ -1,7 +1,8 @@
-"""The simulated crypto market: spot pairs on several exchanges, 24/7 UTC-day candles, one path per pair.
+"""The simulated crypto market: spot pairs on several exchanges, 24/7 UTC-day and hourly candles, one path per pair.
 
 The same pair on two exchanges follows one underlying path with tiny per-exchange noise, so closes agree
-within about 0.1%; ``set_price_skew`` makes one exchange disagree for tests.
+within about 0.1%; ``set_price_skew`` makes one exchange disagree for tests. An exchange's hourly candles split
+its daily ones (``sim.hours``), so they aggregate back to them exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from lumia_assets.sim.clock import SimClock
 from lumia_assets.sim.config import SimConfig
+from lumia_assets.sim.hours import split_day
 from lumia_assets.sim.protocol import HostApp
 from lumia_assets.sim.randomwalk import random_walk_ohlcv, symbol_rng
 
@@ -30,6 +32,8 @@ QUOTES = {
 START_PRICES = {"BTC": 15_000.0, "ETH": 800.0, "USDT": 1.0, "USDC": 1.0, "USD": 1.0, "EUR": 1.1}
 HORIZON_DAYS = 5_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+CANDLE_COLUMNS = ["open", "high", "low", "close", "volume"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,21 @@ class Pair:
 def day_start_ms(day: date) -> int:
     """Milliseconds since the epoch at 00:00 UTC of ``day``."""
     return int((datetime(day.year, day.month, day.day, tzinfo=UTC) - EPOCH).total_seconds() * 1000)
+
+
+def open_ms(key: date | datetime) -> int:
+    """Milliseconds since the epoch at a candle's open: an hour's open time, or 00:00 UTC of a day."""
+    return int(key.timestamp() * 1000) if isinstance(key, datetime) else day_start_ms(key)
+
+
+def requested_days(start_ms: int, end_ms: int, count: int, interval: timedelta) -> tuple[date, date]:
+    """The UTC days that ``count`` candles of ``interval`` can cover from ``start_ms`` on, or (``start_ms`` 0) the
+    newest ones up to ``end_ms``."""
+    end = datetime.fromtimestamp(end_ms / 1000, UTC)
+    if not start_ms:
+        return (end - interval * count).date(), end.date()
+    start = datetime.fromtimestamp(start_ms / 1000, UTC)
+    return start.date(), min(end, start + interval * count).date()
 
 
 def _bases(rng: random.Random, count: int) -> list[str]:
@@ -153,6 +172,37 @@ class CryptoMarket:
         closed_through = self.clock.now() - timedelta(days=1)
         frame = self.candles(exchange, symbol, closed_through)
         return frame[(frame.index >= start) & (frame.index <= end)].rename_axis("date").reset_index()
+
+    def hours(self, exchange: str, symbol: str, first: date, last: date, through: datetime) -> pd.DataFrame:
+        """Hourly candles of the UTC days ``first``..``last`` that have begun by ``through`` (the last may be
+        open), indexed by their tz-aware open time."""
+        days = self.candles(exchange, symbol, through)
+        days = days[(days.index >= first) & (days.index <= last)]
+        if days.empty:
+            return pd.DataFrame(columns=CANDLE_COLUMNS, index=pd.DatetimeIndex([], tz=UTC, name="open_time"))
+        seed = self.config.seed
+        frame = pd.concat([split_day(seed, exchange, symbol, day, candle) for day, candle in days.iterrows()])
+        return frame[frame.index <= through]
+
+    def hourly_candles(self, exchange: str, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Truth: closed hourly candles opening from ``start`` to ``end`` inclusive (open_time, open, high, low,
+        close, volume)."""
+        frame = self.hours(exchange, symbol, start.date(), end.date(), self.clock.now() - HOUR)
+        return frame[(frame.index >= start) & (frame.index <= end)].reset_index()
+
+    def served(self, exchange: str, symbol: str, interval: timedelta, first: date, last: date) -> pd.DataFrame:
+        """What ``exchange`` serves now at ``interval`` (``DAY`` or ``HOUR``) for the days ``first``..``last``:
+        every candle begun by now, the last possibly open, with ``open_ms`` and the ``key`` fault injection
+        names a candle by (its day, or its hour's open time)."""
+        now = self.clock.now()
+        if interval == HOUR:
+            frame = self.hours(exchange, symbol, first, last, now)
+            keys = [moment.to_pydatetime() for moment in frame.index]
+        else:
+            frame = self.candles(exchange, symbol, now)
+            frame = frame[(frame.index >= first) & (frame.index <= last)]
+            keys = list(frame.index)
+        return frame.reset_index(drop=True).assign(open_ms=[open_ms(key) for key in keys], key=keys)
 
 
 @lru_cache(maxsize=8192)

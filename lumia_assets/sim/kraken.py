@@ -1,11 +1,13 @@
-"""Kraken public REST: /0/public/AssetPairs, /0/public/Assets and /0/public/OHLC (newest 720 candles only)."""
+"""Kraken public REST: /0/public/AssetPairs, /0/public/Assets and /0/public/OHLC (daily and hourly, the newest 720
+candles only)."""
 
 from __future__ import annotations
 
-from lumia_assets.sim.crypto import CryptoMarket, day_start_ms, native_id
+from lumia_assets.sim.crypto import DAY, HOUR, CryptoMarket, native_id, requested_days
 from lumia_assets.sim.protocol import SimRequest, SimResponse
 
 MAX_CANDLES = 720
+INTERVALS = {"1440": DAY, "60": HOUR}  # minutes
 
 
 def _kraken_asset(code: str) -> str:
@@ -66,15 +68,19 @@ class KrakenApp:
         pair = next((p for p in self.market.pairs("kraken") if native_id("kraken", p) == native), None)
         if pair is None:
             return SimResponse.json({"error": ["EQuery:Unknown asset pair"]})
-        if request.param("interval", "1") != "1440":
-            return SimResponse.json({"error": ["EGeneral:Invalid arguments: the simulator serves interval=1440"]})
+        interval = INTERVALS.get(request.param("interval", "1"))
+        if interval is None:
+            unserved = "EGeneral:Invalid arguments: the simulator serves interval=1440 and 60"
+            return SimResponse.json({"error": [unserved]})
         since = int(request.param("since", "0") or 0)
-        candles = self.market.candles("kraken", pair.symbol, self.market.clock.now()).tail(MAX_CANDLES)
+        now_ms = int(self.market.clock.now().timestamp() * 1000)
+        first, last = requested_days(0, now_ms, MAX_CANDLES, interval)
+        candles = self.market.served("kraken", pair.symbol, interval, first, last).tail(MAX_CANDLES)
         rows = [
-            [day_start_ms(day) // 1000, f"{c['open']:.5f}", f"{c['high']:.5f}", f"{c['low']:.5f}", f"{c['close']:.5f}",
-             f"{c['close']:.5f}", f"{c['volume']:.8f}", 100]
-            for day, c in candles.iterrows()
-            if day_start_ms(day) // 1000 >= since and not request.candle_missing(pair.symbol, day)
+            [c.open_ms // 1000, f"{c.open:.5f}", f"{c.high:.5f}", f"{c.low:.5f}", f"{c.close:.5f}",
+             f"{c.close:.5f}", f"{c.volume:.8f}", 100]
+            for c in candles.itertuples()
+            if c.open_ms // 1000 >= since and not request.candle_missing(pair.symbol, c.key)
         ]  # fmt: skip
         last = rows[-1][0] if rows else since
         return SimResponse.json({"error": [], "result": {native: rows, "last": last}})

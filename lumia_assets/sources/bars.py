@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
-from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.frames import CANDLE_COLUMNS, CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 
 REJECTED_COLUMNS = ("symbol", "asset_class", "date", "reason")
+REJECTED_CANDLE_COLUMNS = ("symbol", "interval", "open_time", "reason")
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class CleanBars:
     rejected: pd.DataFrame
 
 
-def _reasons(bars: pd.DataFrame, expected_dates: Collection[date], last_closed: date) -> pd.Series:
-    """The first rule each bar breaks, or None. Rules are checked in this order."""
+Rule = tuple[pd.Series, str]
+
+
+def _shape_rules(bars: pd.DataFrame, key: list[str], duplicate: str) -> list[Rule]:
+    """The rules every bar or candle obeys whatever its period: a close, positive prices, the OHLC order, one per
+    ``key``."""
     prices = bars[["open", "high", "low", "close"]]
-    rules = [
-        (bars["date"].map(lambda day: day > last_closed), "session not closed yet (partial bar)"),
-        (~bars["date"].isin(expected_dates), "not a trading day of the calendar in the asked range"),
+    return [
         (bars["close"].isna(), "close is NaN"),
         (prices.lt(0).any(axis=1) | prices.eq(0).any(axis=1), "non-positive price"),
         (bars["volume"].lt(0), "negative volume"),
@@ -51,12 +54,26 @@ def _reasons(bars: pd.DataFrame, expected_dates: Collection[date], last_closed: 
             bars["high"].lt(bars[["open", "close"]].max(axis=1)) | bars["low"].gt(bars[["open", "close"]].min(axis=1)),
             "open or close outside the high-low range",
         ),
-        (bars.duplicated(["symbol", "asset_class", "date"], keep=False), "more than one bar for the date"),
+        (bars.duplicated(key, keep=False), duplicate),
     ]
-    reasons = pd.Series(None, index=bars.index, dtype="object")
+
+
+def _first_broken(rules: list[Rule], index: pd.Index) -> pd.Series:
+    """The first rule of ``rules`` each row breaks, or None."""
+    reasons = pd.Series(None, index=index, dtype="object")
     for broken, reason in reversed(rules):
         reasons = reasons.mask(broken.fillna(False).astype(bool), reason)
     return reasons
+
+
+def _reasons(bars: pd.DataFrame, expected_dates: Collection[date], last_closed: date) -> pd.Series:
+    """The first rule each bar breaks, or None. Rules are checked in this order."""
+    rules = [
+        (bars["date"].map(lambda day: day > last_closed), "session not closed yet (partial bar)"),
+        (~bars["date"].isin(expected_dates), "not a trading day of the calendar in the asked range"),
+        *_shape_rules(bars, ["symbol", "asset_class", "date"], "more than one bar for the date"),
+    ]
+    return _first_broken(rules, bars.index)
 
 
 def clean_daily_bars(bars: pd.DataFrame, expected_dates: Collection[date], last_closed: date) -> CleanBars:
@@ -70,6 +87,26 @@ def clean_daily_bars(bars: pd.DataFrame, expected_dates: Collection[date], last_
     return CleanBars(
         bars=bars.loc[reasons.isna(), list(PRICE_COLUMNS)].reset_index(drop=True),
         rejected=rejected.reset_index(drop=True)[list(REJECTED_COLUMNS)],
+    )
+
+
+def clean_candles(candles: pd.DataFrame, expected: Collection[datetime], last_closed: datetime) -> CleanBars:
+    """Keep the candles (``CANDLE_COLUMNS``) opening at one of ``expected`` that have closed (opened at
+    ``last_closed`` or before) and are sane; reject the rest, naming the rule broken (``REJECTED_CANDLE_COLUMNS``).
+
+    A candle still open is never stored: its values would change before it closes.
+    """
+    opens = candles["open_time"]
+    rules = [
+        (opens.gt(pd.Timestamp(last_closed)), "candle not closed yet (still open)"),
+        (~opens.isin(pd.DatetimeIndex(list(expected))), "not an hour of the asked range"),
+        *_shape_rules(candles, ["symbol", "interval", "open_time"], "more than one candle for the hour"),
+    ]
+    reasons = _first_broken(rules, candles.index)
+    rejected = candles.loc[reasons.notna(), ["symbol", "interval", "open_time"]].assign(reason=reasons[reasons.notna()])
+    return CleanBars(
+        bars=candles.loc[reasons.isna(), list(CANDLE_COLUMNS)].reset_index(drop=True),
+        rejected=rejected.reset_index(drop=True)[list(REJECTED_CANDLE_COLUMNS)],
     )
 
 

@@ -1,28 +1,29 @@
-"""Daily crypto candles through ccxt's ``fetch_ohlcv``, paginated at each exchange's page size.
+"""Crypto candles through ccxt's ``fetch_ohlcv``, daily and hourly, paginated at each exchange's page size.
 
-A range of N days costs ``ceil(N / page)`` requests: 1,000 candles per Binance klines call, 720 for Kraken (which
-serves only its newest 720), 300 for Coinbase. The candle's open time is 00:00 UTC of its day; that UTC day is
-the row's date.
+A range of N candles costs ``ceil(N / page)`` requests: 1,000 candles per Binance klines call, 720 for Kraken (which
+serves only its newest 720, of any interval), 300 for Coinbase. A daily candle opens at 00:00 UTC of its day, the
+row's date; an hourly one at the top of a UTC hour, the row's ``open_time``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import ccxt
 import pandas as pd
 
-from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.frames import CANDLE_COLUMNS, CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import SymbolHistory
 from lumia_assets.sources.errors import MalformedResponseError, NoDataError, TransientUpstreamError
 
-DAY_MS = 86_400_000
-# Candles per fetch_ohlcv call: the most each exchange's daily-candle endpoint returns.
+DAY_MS, HOUR_MS = 86_400_000, 3_600_000
+HOUR = timedelta(hours=1)
+# Candles per fetch_ohlcv call: the most each exchange's candle endpoint returns, daily or hourly.
 PAGE_SIZES = {"binance": 1000, "kraken": 720, "coinbaseexchange": 300}
 DEFAULT_PAGE_SIZE = 300
-# How far back each exchange serves daily candles, when it does not serve the whole history.
-HISTORY_LIMITS_DAYS = {"kraken": 720}
+# How many of the newest candles of any interval an exchange serves, when it does not serve the whole history.
+HISTORY_LIMITS = {"kraken": 720}
 EMPTY_ACTIONS = pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS))
 
 
@@ -33,8 +34,15 @@ def day_start_ms(day: date) -> int:
 
 def serves_range(exchange_id: str, start: date, today: date) -> bool:
     """Whether ``exchange_id`` can serve daily candles back to ``start`` (Kraken: only its newest 720)."""
-    limit = HISTORY_LIMITS_DAYS.get(exchange_id)
+    limit = HISTORY_LIMITS.get(exchange_id)
     return limit is None or (today - start).days < limit
+
+
+def serves_hours(exchange_id: str, start: datetime, now: datetime) -> bool:
+    """Whether ``exchange_id`` can serve hourly candles back to the hour opening at ``start`` (Kraken: only its
+    newest 720, 30 days)."""
+    limit = HISTORY_LIMITS.get(exchange_id)
+    return limit is None or now - start < limit * HOUR
 
 
 def candles_to_rows(candles: Sequence[Sequence[float]], symbol: str, source: str, fetched_at: datetime) -> pd.DataFrame:
@@ -63,9 +71,9 @@ def candles_to_rows(candles: Sequence[Sequence[float]], symbol: str, source: str
     )[list(PRICE_COLUMNS)]
 
 
-def _page(exchange: ccxt.Exchange, symbol: str, since: int, limit: int) -> list[list[float]]:
+def _page(exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int) -> list[list[float]]:
     try:
-        return exchange.fetch_ohlcv(symbol, "1d", since=since, limit=limit)
+        return exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit)
     except ccxt.BadSymbol as exc:
         raise NoDataError(symbol, "unknown_symbol", f"{exchange.id} does not list {symbol}: {exc}") from exc
     except ccxt.NetworkError as exc:
@@ -74,22 +82,57 @@ def _page(exchange: ccxt.Exchange, symbol: str, since: int, limit: int) -> list[
         raise MalformedResponseError(f"{exchange.id}: the candles answer for {symbol} is malformed: {exc}") from exc
 
 
-def fetch_daily_candles(exchange: ccxt.Exchange, symbol: str, start: date, end: date) -> SymbolHistory:
-    """Daily candles of ``symbol`` from ``start`` to ``end`` inclusive, in as few pages as the exchange allows."""
+def _candles(exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, stop: int) -> list[list[float]]:
+    """The candles of ``timeframe`` opening from ``since`` to ``stop`` (ms, inclusive), page by page."""
+    step = DAY_MS if timeframe == "1d" else HOUR_MS
     page_size = PAGE_SIZES.get(exchange.id, DEFAULT_PAGE_SIZE)
     candles: list[list[float]] = []
-    since, stop = day_start_ms(start), day_start_ms(end)
     while since <= stop:
-        wanted = min(page_size, (stop - since) // DAY_MS + 1)
-        page = [c for c in _page(exchange, symbol, since, wanted) if c and c[0] >= since]
+        wanted = min(page_size, (stop - since) // step + 1)
+        page = [c for c in _page(exchange, symbol, timeframe, since, wanted) if c and c[0] >= since]
         candles.extend(c for c in page if c[0] <= stop)
         if len(page) < wanted:
             break  # the exchange has nothing more from `since` on
-        since = int(page[-1][0]) + DAY_MS
+        since = int(page[-1][0]) + step
+    return candles
+
+
+def fetch_daily_candles(exchange: ccxt.Exchange, symbol: str, start: date, end: date) -> SymbolHistory:
+    """Daily candles of ``symbol`` from ``start`` to ``end`` inclusive, in as few pages as the exchange allows."""
+    candles = _candles(exchange, symbol, "1d", day_start_ms(start), day_start_ms(end))
     rows = candles_to_rows(candles, symbol, exchange.id, datetime.now(UTC))
     if rows.empty:
         raise NoDataError(symbol, "no_bars", f"{exchange.id} has no daily candles for {symbol} from {start} to {end}")
     # An exchange serving its whole history starts at the listing when that is later than `start`.
     first = rows["date"].min()
-    listed_on = first if first > start and exchange.id not in HISTORY_LIMITS_DAYS else None
+    listed_on = first if first > start and exchange.id not in HISTORY_LIMITS else None
     return SymbolHistory(rows, EMPTY_ACTIONS.copy(), listed_on)
+
+
+def hourly_rows(candles: Sequence[Sequence[float]], symbol: str, source: str, fetched_at: datetime) -> pd.DataFrame:
+    """``[[open_ms, open, high, low, close, volume], ...]`` as hourly candle rows (``CANDLE_COLUMNS``).
+
+    A candle that does not open at the top of a UTC hour is not an hourly candle: the whole answer is malformed.
+    """
+    frame = pd.DataFrame([list(c)[:6] for c in candles], columns=["ts", "open", "high", "low", "close", "volume"])
+    if frame.empty:
+        return pd.DataFrame(columns=list(CANDLE_COLUMNS))
+    misaligned = frame["ts"].astype("int64") % HOUR_MS != 0
+    if misaligned.any():
+        raise MalformedResponseError(
+            f"{source} {symbol}: candle opening at {int(frame.loc[misaligned, 'ts'].iloc[0])} ms is not on the hour"
+        )
+    prices = frame[["open", "high", "low", "close", "volume"]].astype("float64")
+    open_times = pd.to_datetime(frame["ts"].astype("int64"), unit="ms", utc=True)
+    return prices.assign(symbol=symbol, interval="1h", open_time=open_times, source=source,
+                         fetched_at=fetched_at)[list(CANDLE_COLUMNS)]  # fmt: skip
+
+
+def fetch_hourly_candles(exchange: ccxt.Exchange, symbol: str, start: datetime, end: datetime) -> SymbolHistory:
+    """Hourly candles of ``symbol`` opening from ``start`` to ``end`` inclusive (tz-aware, on the hour), in as few
+    pages as the exchange allows. The history's ``bars`` are ``CANDLE_COLUMNS`` rows."""
+    since, stop = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    rows = hourly_rows(_candles(exchange, symbol, "1h", since, stop), symbol, exchange.id, datetime.now(UTC))
+    if rows.empty:
+        raise NoDataError(symbol, "no_bars", f"{exchange.id} has no hourly candles for {symbol} from {start} to {end}")
+    return SymbolHistory(rows, EMPTY_ACTIONS.copy())

@@ -98,6 +98,27 @@ daily_prices = sa.Table(
     sa.Index("ix_daily_prices_asset_class_fetched_at", "asset_class", "fetched_at"),
 )
 
+# Intraday crypto candles, as the venue traded them: one table for every interval ("1h" today; "5m" or "1m" would be
+# rows too), keyed like the venues' own klines. The daily table's contract is untouched.
+candles = sa.Table(
+    "candles",
+    metadata,
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("interval", sa.String(8), nullable=False),
+    _timestamp("open_time"),
+    sa.Column("open", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("close", sa.Float, nullable=False),
+    sa.Column("volume", sa.Float, nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    _timestamp("fetched_at"),
+    sa.PrimaryKeyConstraint("symbol", "interval", "open_time", name="pk_candles"),
+    sa.CheckConstraint("interval IN ('1h')", name="interval"),
+    # an hour range of an interval, and which symbols have a candle there (gaps, coverage, the agreement check)
+    sa.Index("ix_candles_interval_open_time_symbol", "interval", "open_time", "symbol"),
+)
+
 corporate_actions = sa.Table(
     "corporate_actions",
     metadata,

@@ -22,13 +22,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.frames import CANDLE_COLUMNS, CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.warehouse.adjustments import refresh_adjustment_factors
 from lumia_assets.warehouse.bulk import copy_binary, driver_column, staging_ddl
 from lumia_assets.warehouse.contracts import checked, conform, records
 from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, record_restatements
-from lumia_assets.warehouse.schema import assets, corporate_actions, crypto, daily_prices, symbol_status
+from lumia_assets.warehouse.schema import assets, candles, corporate_actions, crypto, daily_prices, symbol_status
 from lumia_assets.warehouse.selection import selected
 
 STATUS_COLUMNS = ("symbol", "asset_class", "status", "detail", "checked_at")
@@ -200,6 +200,15 @@ def upsert_daily_prices(bind: Engine | Connection, frame: pd.DataFrame) -> int:
     rows = checked(frame, daily_prices, PRICE_COLUMNS)
     with transaction(bind) as conn:
         return upsert(conn, daily_prices, rows, stamp="fetched_at")
+
+
+def upsert_candles(bind: Engine | Connection, frame: pd.DataFrame) -> int:
+    """Write candles (exactly ``CANDLE_COLUMNS``) keyed on (symbol, interval, open_time), in one transaction;
+    returns the candles in ``frame``. As for daily bars, a candle stored with the same values is left as it is, so
+    ``fetched_at`` is when the stored values were first fetched."""
+    rows = checked(frame, candles, CANDLE_COLUMNS)
+    with transaction(bind) as conn:
+        return upsert(conn, candles, rows, stamp="fetched_at")
 
 
 def upsert_corporate_actions(bind: Engine | Connection, frame: pd.DataFrame) -> int:

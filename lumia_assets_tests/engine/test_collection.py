@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from lumia_assets.calendars import crypto_days
 from lumia_assets.defs.resources import warehouse_engine
-from lumia_assets.engine.collection import Instrument, collect_prices
+from lumia_assets.engine.batches import Instrument
+from lumia_assets.engine.collection import collect_prices
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import SymbolHistory
 

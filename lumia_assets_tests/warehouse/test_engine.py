@@ -23,7 +23,7 @@ from lumia_assets.warehouse.engine import (
 from lumia_assets.warehouse.store import upsert_daily_prices
 from lumia_assets_tests.warehouse.frames import DAYS, bars
 
-HEAD = "0005"  # the newest migration
+HEAD = "0006"  # the newest migration
 TABLES = {
     "assets",
     "etf",

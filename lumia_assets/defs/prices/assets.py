@@ -19,7 +19,8 @@ from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
-from lumia_assets.engine.collection import DEFAULT_BATCH_SIZE, CollectionReport, Fetch, Instrument, collect_prices
+from lumia_assets.engine.batches import Fetch, Instrument
+from lumia_assets.engine.collection import DEFAULT_BATCH_SIZE, CollectionReport, collect_prices
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed, venues
 from lumia_assets.operations.coverage import recent_coverage
 from lumia_assets.operations.plots import COVERAGE_SESSIONS, coverage_png, markdown_image
