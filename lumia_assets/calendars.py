@@ -74,6 +74,19 @@ def last_closed_crypto_day(now: datetime) -> date:
     return now.astimezone(UTC).date() - timedelta(days=1)
 
 
+def last_closed_crypto_hour(now: datetime) -> datetime:
+    """The open time of the latest UTC hour whose candle has closed (the hour before the current one)."""
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def crypto_hours(start: datetime, end: datetime) -> list[datetime]:
+    """The open times of every UTC hour from ``start`` to ``end`` inclusive (tz-aware, on the hour)."""
+    first = start.astimezone(UTC)
+    if first.minute or first.second or first.microsecond:
+        raise ValueError(f"{start} is not on the hour")
+    return [first + timedelta(hours=offset) for offset in range(int((end - start).total_seconds() // 3600) + 1)]
+
+
 def calendar_dates(calendar: str, start: date, end: date) -> list[date]:
     """The dates that should hold a bar: NYSE sessions for ``"equity"``, every UTC day for ``"crypto"``."""
     return equity_sessions(start, end) if calendar == "equity" else crypto_days(start, end)

@@ -33,7 +33,7 @@ def _dagster_dev(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[
         "-p",
         str(port),
     ]
-    return processes.spawn(command, env)
+    return processes.spawn(command, {**env, **serve.DAEMON_ENVIRONMENT})  # dagster dev runs the daemon
 
 
 @app.command()

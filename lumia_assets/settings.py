@@ -10,16 +10,18 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from lumia_assets import clock
 from lumia_assets.selection import EVERYTHING, PriceSelection, SelectionError, selection_from_env
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CRYPTO_EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 DEFAULT_PRICES_START = date(2020, 1, 2)
+DEFAULT_HOURLY_DAYS = 730  # the depth Yahoo and Kraken limit hourly history to
 T = TypeVar("T")
 N = TypeVar("N", int, float)
 DEFAULT_USER_AGENT = "lumia-assets/0.1 (lumia-assets@users.noreply.github.com)"
@@ -157,6 +159,7 @@ class Settings:
     http_timeout: float
     crypto_exchanges: tuple[str, ...]
     prices_start: date
+    hourly_start: date = DEFAULT_PRICES_START
     gap_lookback_days: int = 30
     gap_max_runs: int = 2
     gap_max_days: int = 5
@@ -189,6 +192,7 @@ class Settings:
             http_timeout=_read("LUMIA_HTTP_TIMEOUT", _parse_positive_float, 30.0),
             crypto_exchanges=_read("LUMIA_CRYPTO_EXCHANGES", _parse_exchanges, DEFAULT_CRYPTO_EXCHANGES),
             prices_start=_read("LUMIA_PRICES_START_DATE", _parse_date, DEFAULT_PRICES_START),
+            hourly_start=_read("LUMIA_HOURLY_START_DATE", _parse_date, None) or default_hourly_start(),
             gap_lookback_days=_read("LUMIA_GAP_LOOKBACK_DAYS", _parse_positive_int, 30),
             gap_max_runs=_read("LUMIA_GAP_MAX_RUNS", _parse_positive_int, 2),
             gap_max_days=_read("LUMIA_GAP_MAX_DAYS", _parse_positive_int, 5),
@@ -218,6 +222,11 @@ def _selection() -> PriceSelection:
         return selection_from_env(os.environ)
     except SelectionError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def default_hourly_start() -> date:
+    """The first hourly partition's day by default: ``DEFAULT_HOURLY_DAYS`` before today (UTC)."""
+    return clock.utc_now().date() - timedelta(days=DEFAULT_HOURLY_DAYS)
 
 
 def default_warehouse_url() -> str:

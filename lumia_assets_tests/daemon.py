@@ -49,6 +49,7 @@ class Daemon:
     sim: MarketSimulator
     sensors: tuple[str, ...]
     runs: list[RunOutcome] = field(default_factory=list)
+    skipped_schedules: frozenset[str] = frozenset()  # schedules this daemon leaves stopped
     _cursors: dict[str, str | None] = field(default_factory=dict)
     _run_keys: set[tuple[str, str]] = field(default_factory=set)
     _automation_cursor: object = None
@@ -59,7 +60,8 @@ class Daemon:
         go first, then the sensors in ``sensors`` order."""
         start = self.sim.now
         schedules = self.defs.get_repository_def().schedule_defs
-        ticks = [(tick, 0, s.name) for s in schedules for tick in _cron_ticks(s, start, until)]
+        ticks = [(tick, 0, s.name) for s in schedules if s.name not in self.skipped_schedules
+                 for tick in _cron_ticks(s, start, until)]  # fmt: skip
         sensor_ticks = [start + sensor_interval * step for step in range(int((until - start) / sensor_interval))]
         ticks += [(tick, 1 + order, name) for tick in sensor_ticks for order, name in enumerate(self.sensors)]
         for tick, kind, name in sorted(ticks):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 import pytest
 
 from lumia_assets.calendars import (
     crypto_days,
+    crypto_hours,
     equity_holidays,
     equity_session_close,
     equity_sessions,
     last_closed_crypto_day,
+    last_closed_crypto_hour,
     last_closed_equity_session,
 )
 
@@ -59,3 +62,11 @@ def test_crypto_days_include_weekends_and_the_last_closed_day_is_yesterday_utc()
 def test_a_reversed_range_is_an_error() -> None:
     with pytest.raises(ValueError, match="after end"):
         crypto_days(date(2024, 2, 1), date(2024, 1, 1))
+
+
+def test_utc_hours_run_on_through_a_us_clock_change() -> None:
+    hours = crypto_hours(datetime(2024, 3, 10, tzinfo=UTC), datetime(2024, 3, 10, 23, tzinfo=UTC))
+    assert len(hours) == 24 and {b - a for a, b in pairwise(hours)} == {hours[1] - hours[0]}
+    assert last_closed_crypto_hour(datetime(2024, 3, 10, 7, 59, tzinfo=UTC)) == datetime(2024, 3, 10, 6, tzinfo=UTC)
+    with pytest.raises(ValueError, match="not on the hour"):
+        crypto_hours(datetime(2024, 3, 10, 0, 30, tzinfo=UTC), datetime(2024, 3, 10, 2, tzinfo=UTC))

@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
+from lumia_assets.commands.serve import DAEMON_ENVIRONMENT
 from lumia_assets.settings import Settings
 from lumia_assets_tests.conftest import REPO_ROOT
 
@@ -51,6 +52,14 @@ ENV_SOURCES = {  # io.k8s.api.core.v1.ConfigMapEnvSource / SecretEnvSource: obje
     "type": "array",
     "items": {"type": "object", "properties": {"name": STRING, "optional": BOOLEAN}, "required": ["name"],
               "additionalProperties": False},
+}  # fmt: skip
+ENV_VARS = {  # io.k8s.api.core.v1.EnvVar (a list), or a mapping of names to strings
+    "oneOf": [
+        {"type": "array", "items": {"type": "object", "properties": {"name": STRING, "value": STRING,
+                                                                    "valueFrom": OBJECT},
+                                    "required": ["name"], "additionalProperties": False}},
+        {"type": "object", "additionalProperties": STRING},
+    ]
 }  # fmt: skip
 PROBE_FIELDS = {name: INTEGER for name in ("initialDelaySeconds", "periodSeconds", "timeoutSeconds",
                                             "successThreshold", "failureThreshold")}  # fmt: skip
@@ -140,11 +149,11 @@ RUN_COORDINATOR = _closed(
     ("enabled", "type", "config"),
 )  # fmt: skip
 DAEMON = _known(
-    ("image", "heartbeatTolerance", "env", "deploymentLabels", "labels", "nodeSelector", "affinity", "tolerations",
+    ("image", "heartbeatTolerance", "deploymentLabels", "labels", "nodeSelector", "affinity", "tolerations",
      "podSecurityContext", "securityContext", "livenessProbe", "readinessProbe", "startupProbe", "annotations",
      "sensors", "schedules", "backfills", "checkDbReadyInitContainer", "schedulerName", "logFormat", "volumeMounts",
      "volumes", "initContainerResources", "extraContainers", "extraPrependedInitContainers"),
-    enabled=BOOLEAN, runCoordinator=RUN_COORDINATOR, envConfigMaps=ENV_SOURCES, envSecrets=ENV_SOURCES,
+    enabled=BOOLEAN, runCoordinator=RUN_COORDINATOR, env=ENV_VARS, envConfigMaps=ENV_SOURCES, envSecrets=ENV_SOURCES,
     resources=RESOURCES, runMonitoring=OBJECT,
     runRetries=_closed({"enabled": BOOLEAN, "maxRetries": NULLABLE_INTEGER, "retryOnAssetOrOpFailure": BOOLEAN},
                        ("enabled",)),
@@ -277,3 +286,8 @@ def test_a_run_pod_requests_more_memory_than_the_largest_measured_run(values) ->
 def _mebibytes(quantity: str) -> float:
     number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()
     return int(number) * (1024 if unit == "Gi" else 1)
+
+
+def test_the_daemon_waits_for_a_restarting_code_location_as_lumia_serve_has_it(values) -> None:
+    env = {item["name"]: item["value"] for item in values["dagsterDaemon"]["env"]}
+    assert env == DAEMON_ENVIRONMENT

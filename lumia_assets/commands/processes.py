@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import typer
 
@@ -28,9 +29,14 @@ def exit_on_sigterm() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def spawn(command: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start ``command`` in the checkout with ``env``, taking SIGINT and SIGTERM by default."""
-    return subprocess.Popen(command, cwd=project_root(), env=dict(env), preexec_fn=default_signals)
+def spawn(command: Sequence[str], env: Mapping[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``command`` in the checkout with ``env``, taking SIGINT and SIGTERM by default; its output goes to
+    ``log`` (appended) when given, else to ours."""
+    if log is None:
+        return subprocess.Popen(command, cwd=project_root(), env=dict(env), preexec_fn=default_signals)
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=project_root(), env=dict(env), preexec_fn=default_signals, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

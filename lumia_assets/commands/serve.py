@@ -31,6 +31,9 @@ LOCATION_NAME = "lumia_assets"
 CODE_MODULE = "lumia_assets.definitions"
 POSTGRES_INSTANCE_TEMPLATE = Path("deploy") / "dagster.postgres.yaml"
 HEALTH_TIMEOUT_SECONDS = 240
+# Dagster fails an asset backfill whose code location is unloadable for a moment, as during a code server restart
+# (dagster-io/dagster#28204, #29467); with this variable the daemon's backfill loop waits for the location instead.
+DAEMON_ENVIRONMENT = {"DAGSTER_BACKFILL_RETRY_DEFINITION_CHANGED_ERROR": "1"}
 
 
 class Service(StrEnum):
@@ -83,6 +86,10 @@ class Topology:
             return [python, "-m", "dagster_webserver", "-h", self.host, "-p", str(self.web_port),
                     "-w", str(self.workspace)]  # fmt: skip
         return [str(Path(python).with_name("dagster-daemon")), "run", "-w", str(self.workspace)]
+
+    def environment(self, service: Service, env: Mapping[str, str]) -> dict[str, str]:
+        """The environment ``service`` runs with: ``env``, and for the daemon ``DAEMON_ENVIRONMENT``."""
+        return {**env, **(DAEMON_ENVIRONMENT if service is Service.DAEMON else {})}
 
     def health(self, service: Service, env: Mapping[str, str]) -> str | None:
         """``None`` when ``service`` answers as healthy, else what is wrong."""
@@ -143,12 +150,15 @@ def wait_healthy(topology: Topology, service: Service, process: subprocess.Popen
     raise TopologyError(f"{service.value} (pid {process.pid}) is not healthy after {timeout:.0f} s: {problem}")
 
 
-def start(topology: Topology, services: Sequence[Service], env: Mapping[str, str]) -> list[subprocess.Popen[bytes]]:
-    """Start ``services`` in order, each once the one before it is healthy; on a failure stop what was started."""
+def start(topology: Topology, services: Sequence[Service], env: Mapping[str, str],
+          logs: Path | None = None) -> list[subprocess.Popen[bytes]]:  # fmt: skip
+    """Start ``services`` in order, each once the one before it is healthy; on a failure stop what was started.
+    With ``logs`` (a folder), each service's output is appended to ``SERVICE.log`` there."""
     started: list[subprocess.Popen[bytes]] = []
     try:
         for service in services:
-            process = processes.spawn(topology.command(service), env)
+            log = logs / f"{service.value}.log" if logs else None
+            process = processes.spawn(topology.command(service), topology.environment(service, env), log)
             started.append(process)
             wait_healthy(topology, service, process, env)
             typer.echo(f"{service.value} is up (pid {process.pid})")

@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from lumia_assets.engine.batches import Tally
 from lumia_assets.sources.http import HttpClient
 
 SAMPLE_SIZE = 20
@@ -21,6 +22,25 @@ def sample(symbols: Iterable[str], size: int = SAMPLE_SIZE) -> str:
     head = ", ".join(ordered[:size])
     more = len(ordered) - size
     return f"{head} (+{more} more)" if more > 0 else head
+
+
+def tally_metadata(tally: Tally) -> dict[str, Any]:
+    """What a collection's fetches gave per symbol: coverage, genuine "no data", failures, ranges not served, and
+    the symbols each source served."""
+    return {
+        "symbols_expected": tally.expected,
+        "symbols_covered": len(tally.covered),
+        "coverage_pct": round(100 * tally.coverage, 2),
+        "symbols_no_data": len(tally.no_data),
+        "no_data_sample": sample(f"{s} ({kind})" for s, kind in tally.no_data.items()),
+        "symbols_failed": len(tally.failed),
+        "failed_sample": sample(f"{s}: {error}" for s, error in tally.failed.items()),
+        "success_rate_pct": round(100 * tally.success_rate, 2),
+        "symbols_not_served": len(tally.not_served),
+        "not_served_sample": sample(f"{s}: {why}" for s, why in tally.not_served.items()),
+        "symbols_by_source": dg.MetadataValue.json(tally.sources),
+        "batches": tally.batches,
+    }
 
 
 def upstream_metadata(client: HttpClient) -> dict[str, Any]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 
+import pandas as pd
+
 from lumia_assets.sources.bars import SymbolHistory
 from lumia_assets.sources.errors import NoDataError, SourceError
+
+DEFAULT_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,40 @@ class Outcome:
     history: SymbolHistory | None = None
     no_data: NoDataError | None = None
     error: Exception | None = None
+
+
+@dataclass
+class Tally:
+    """Per symbol, what a collection's fetches gave: bars, a genuine "no data", a failure, or a range no configured
+    venue serves; and which venue served how many symbols."""
+
+    expected: int = 0
+    covered: set[str] = field(default_factory=set)
+    no_data: dict[str, str] = field(default_factory=dict)  # symbol -> kind
+    failed: dict[str, str] = field(default_factory=dict)  # symbol -> error
+    not_served: dict[str, str] = field(default_factory=dict)  # symbol -> why no source can serve the range
+    sources: dict[str, int] = field(default_factory=dict)  # source -> symbols it served
+    batches: int = 0
+
+    @property
+    def coverage(self) -> float:
+        """Share of expected symbols with at least one bar written; nothing expected is no coverage."""
+        return len(self.covered) / self.expected if self.expected else 0.0
+
+    @property
+    def success_rate(self) -> float:
+        """Share of symbols whose fetch got an answer (bars or a genuine "no data"), not an error.
+
+        Symbols no configured source can serve for the range are reported apart, not counted as failures.
+        """
+        return 1 - len(self.failed) / self.expected if self.expected else 1.0
+
+    def count_sources(self, rows: pd.DataFrame) -> None:
+        """Count the symbols of ``rows`` (about to be written) as covered, by the source that served them."""
+        sources = rows.groupby("symbol", sort=False)["source"].first()
+        self.covered.update(sources.index)
+        for source, symbols in sources.value_counts().items():
+            self.sources[str(source)] = self.sources.get(str(source), 0) + int(symbols)
 
 
 def fetch_one(fetch: Fetch, instrument: Instrument, start: date, end: date) -> Outcome:

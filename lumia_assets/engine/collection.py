@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
-from lumia_assets.engine.batches import Fetch, Instrument, Outcome, fetch_one, fetched_batches
+from lumia_assets.engine.batches import DEFAULT_WORKERS, Fetch, Instrument, Outcome, Tally, fetch_one, fetched_batches
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_actions, clean_daily_bars
 from lumia_assets.sources.errors import NoDataError, RangeNotServedError
@@ -35,7 +35,6 @@ from lumia_assets.warehouse.store import (
 
 DEFAULT_BATCH_SIZE = 200
 MAX_BATCH_BARS = 50_000  # a long range shrinks the batch so that a batch (and its memory) stays about this size
-DEFAULT_WORKERS = 8
 MIN_OUTAGE_SYMBOLS = 10  # fewer "no data" answers are facts whatever their share (a repair of a few symbols)
 
 
@@ -43,25 +42,18 @@ Key = tuple[str, str]
 
 
 @dataclass
-class CollectionReport:
+class CollectionReport(Tally):
     """What a collection did, for the materialization metadata."""
 
-    sessions: list[date]
-    expected: int = 0
+    sessions: list[date] = field(default_factory=list)
     rows_written: int = 0
     actions_written: int = 0
-    covered: set[str] = field(default_factory=set)
-    no_data: dict[str, str] = field(default_factory=dict)  # symbol -> kind
-    failed: dict[str, str] = field(default_factory=dict)  # symbol -> error
-    not_served: dict[str, str] = field(default_factory=dict)  # symbol -> why no source can serve the range
-    sources: dict[str, int] = field(default_factory=dict)  # source -> symbols it served
     rejected: list[pd.DataFrame] = field(default_factory=list)
     restated: list[pd.DataFrame] = field(default_factory=list)  # what the upstream changed (RESTATEMENT_COLUMNS)
     refetches: int = 0  # whole-history requests made to rewrite restated symbols
     watched: int = 0  # expected symbols with bars recently: their "no data" answers are suspect
     suspect: dict[str, dict[str, object]] = field(default_factory=dict)  # symbol -> its held-back status row
     outage: bool = False  # the suspect answers were too many to be facts
-    batches: int = 0
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
@@ -72,22 +64,9 @@ class CollectionReport:
         return _frame(self.restated, RESTATEMENT_COLUMNS)
 
     @property
-    def coverage(self) -> float:
-        """Share of expected symbols with at least one bar written; nothing expected is no coverage."""
-        return len(self.covered) / self.expected if self.expected else 0.0
-
-    @property
     def suspect_share(self) -> float:
         """Share of the recently priced symbols that answered "no data" or "unknown"."""
         return len(self.suspect) / self.watched if self.watched else 0.0
-
-    @property
-    def success_rate(self) -> float:
-        """Share of symbols whose fetch got an answer (bars or a genuine "no data"), not an error.
-
-        Symbols no configured source can serve for the range are reported apart, not counted as failures.
-        """
-        return 1 - len(self.failed) / self.expected if self.expected else 1.0
 
 
 def _status_row(outcome: Outcome, checked_at: datetime) -> dict[str, object]:
@@ -202,7 +181,7 @@ def _batch(
         if told is not None and (told.listed_on or told.name):
             identities.append((symbol, outcome.instrument.asset_class, told.listed_on, told.name))
     bars, actions, answers = _storable(histories, report, report.sessions, last_closed)
-    _count_sources(report, bars)
+    report.count_sources(bars)
     batch = PriceBatch(
         bars=bars,
         actions=actions,
@@ -210,13 +189,6 @@ def _batch(
         identities=pd.DataFrame(identities, columns=list(IDENTITY_COLUMNS)),
     )
     return batch, answers
-
-
-def _count_sources(report: CollectionReport, bars: pd.DataFrame) -> None:
-    sources = bars.groupby("symbol", sort=False)["source"].first()
-    report.covered.update(sources.index)
-    for source, symbols in sources.value_counts().items():
-        report.sources[str(source)] = report.sources.get(str(source), 0) + int(symbols)
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,12 @@ def _plain(value: object) -> object:
     return value
 
 
-def _result(failing: int, checked: int, rows: Sequence[Mapping[str, object]], detail: str) -> QualityResult:
+def quality_result(failing: int, checked: int, rows: Sequence[Mapping[str, object]], detail: str) -> QualityResult:
     sample = [{key: _plain(value) for key, value in row.items()} for row in rows]
     return QualityResult(passed=failing == 0, failing=failing, checked=checked, sample=sample, detail=detail)
 
 
-def _evaluate(
+def evaluate_rows(
     engine: Engine,
     scope: sa.Subquery,
     bad: sa.ColumnElement[bool],
@@ -94,10 +94,10 @@ def _evaluate(
     with reading(engine, whole_table=whole_table) as conn:
         checked, failing = conn.execute(counts.select_from(scope)).one()
         rows = conn.execute(sample).mappings().all() if failing else []
-    return _result(int(failing), int(checked), rows, f"{failing} of {checked} {what}")
+    return quality_result(int(failing), int(checked), rows, f"{failing} of {checked} {what}")
 
 
-def _finite(column: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+def finite(column: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
     """``column`` with NaN as NULL (PostgreSQL keeps NaN; SQLite binds the NaN parameter as NULL, a no-op)."""
     return sa.func.nullif(column, sa.bindparam(None, float("nan"), type_=sa.Float), type_=sa.Float)
 
@@ -126,6 +126,29 @@ def _price_filters(
     return filters
 
 
+def ohlc_violation(values: Mapping[str, sa.ColumnElement[float]], prices: Sequence[str], tolerance: float) -> sa.Label:
+    """The first OHLC rule a row of ``values`` (open, high, low, close, volume and the other ``prices``, each
+    :func:`finite`) breaks, as the column ``reason``; NULL when it breaks none. "Above" is by more than the
+    relative ``tolerance``."""
+    o, h, low, c = values["open"], values["high"], values["low"], values["close"]
+
+    def above(higher: sa.ColumnElement[float], lower: sa.ColumnElement[float]) -> sa.ColumnElement[bool]:
+        return higher > lower * (1 + tolerance)
+
+    return _first_violation(
+        {
+            "close missing": c.is_(None),
+            "price <= 0": sa.or_(*(values[name] <= 0 for name in prices)),
+            "low > high": above(low, h),
+            "low > open": above(low, o),
+            "low > close": above(low, c),
+            "open > high": above(o, h),
+            "close > high": above(c, h),
+            "volume < 0": values["volume"] < 0,
+        }
+    )
+
+
 def ohlc_sanity(
     engine: Engine,
     asset_classes: Sequence[str] | None = None,
@@ -148,24 +171,8 @@ def ohlc_sanity(
     run (a day's overlap is cheap), and keep an occasional pass without ``since`` for rows changed outside the
     writers (a manual edit, a restore)."""
     prices = ("open", "high", "low", "close", "served_adj_close")
-    values = {name: _finite(table.c[name]) for name in (*prices, "volume")}
-    o, h, low, c = values["open"], values["high"], values["low"], values["close"]
-
-    def above(higher: sa.ColumnElement[float], lower: sa.ColumnElement[float]) -> sa.ColumnElement[bool]:
-        return higher > lower * (1 + tolerance)
-
-    reason = _first_violation(
-        {
-            "close missing": c.is_(None),
-            "price <= 0": sa.or_(*(values[name] <= 0 for name in prices)),
-            "low > high": above(low, h),
-            "low > open": above(low, o),
-            "low > close": above(low, c),
-            "open > high": above(o, h),
-            "close > high": above(c, h),
-            "volume < 0": values["volume"] < 0,
-        }
-    )
+    values = {name: finite(table.c[name]) for name in (*prices, "volume")}
+    reason = ohlc_violation(values, prices, tolerance)
     scope = (
         sa.select(
             table.c.symbol,
@@ -177,7 +184,7 @@ def ohlc_sanity(
         .where(*_price_filters(table, asset_classes, window, since))
         .subquery("bars")
     )
-    return _evaluate(
+    return evaluate_rows(
         engine,
         scope,
         scope.c.reason.is_not(None),
@@ -219,9 +226,9 @@ def duplicate_prices(
         with reading(engine) as conn:
             checked = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*filters)).scalar_one())
         detail = f"0 of {checked} price keys are stored more than once (the table's primary key forbids it)"
-        return _result(0, checked, [], detail)
+        return quality_result(0, checked, [], detail)
     scope = sa.select(*keys, sa.func.count().label("copies")).where(*filters).group_by(*keys).subquery("keys")
-    return _evaluate(
+    return evaluate_rows(
         engine,
         scope,
         scope.c.copies > 1,
@@ -246,7 +253,8 @@ def price_coverage(
     missing symbols in all as examples (from the oldest of those dates on)."""
     gaps = partition_gaps(engine, asset_classes, dates, selection=selection)
     if not selection.everything and not gaps["expected"].any():
-        return _result(0, len(gaps), [], f"the selection prices none of {'/'.join(asset_classes)}: nothing expected")
+        nothing = f"the selection prices none of {'/'.join(asset_classes)}: nothing expected"
+        return quality_result(0, len(gaps), [], nothing)
     # otherwise nothing expected is no coverage, never 100%: an empty universe is no success
     gaps["coverage"] = (gaps["present"] / gaps["expected"].where(gaps["expected"] > 0)).fillna(0.0).astype(float)
     below = gaps[gaps["coverage"] < threshold]
@@ -256,7 +264,7 @@ def price_coverage(
     rows = [{**row, "coverage": round(row["coverage"], 4), "missing_symbols": symbols.get(row["date"], [])}
             for row in worst.to_dict("records")]  # fmt: skip
     detail = f"{len(below)} of {len(gaps)} dates have coverage below {threshold:.0%}"
-    return _result(len(below), len(gaps), rows, detail)
+    return quality_result(len(below), len(gaps), rows, detail)
 
 
 def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None) -> sa.Subquery:
@@ -268,7 +276,7 @@ def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, wind
     the lookback's bars instead (22 sessions for every symbol, to pair a one-day window) made PostgreSQL scan the
     whole table at five years."""
     key = (table.c.symbol, table.c.asset_class)
-    close = _finite(table.c.close)
+    close = finite(table.c.close)
 
     def previous(column: sa.ColumnElement, name: str) -> sa.Label:
         return sa.func.lag(column, type_=column.type).over(partition_by=key, order_by=table.c.date).label(name)
@@ -293,7 +301,7 @@ def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, wind
         prev_date = sa.func.coalesce(lagged.c.lag_date, last_before_window).label("prev_date")
         dated = sa.select(lagged, prev_date).subquery("dated")
         close_then = (
-            sa.select(sa.func.max(_finite(prior.c.close)))
+            sa.select(sa.func.max(finite(prior.c.close)))
             .where(prior.c.symbol == dated.c.symbol, prior.c.asset_class == dated.c.asset_class,
                    prior.c.date == dated.c.prev_date)
             .scalar_subquery()
@@ -333,7 +341,7 @@ def unexplained_jumps(
     change = (bars.c.close * split_ratio / _nonzero(bars.c.prev_close) - 1).label("change")
     scope = sa.select(bars, split_ratio.label("split_ratio"), change).subquery("moves")
     unexplained = ~_actions_between(scope, CASH_ACTIONS).exists()
-    return _evaluate(
+    return evaluate_rows(
         engine,
         scope,
         sa.and_(sa.func.abs(scope.c.change) > threshold, unexplained),
@@ -377,7 +385,7 @@ def adjustment_consistency(
     action or amount the record doesn't have, or a wrong one. Bars without a witness are not compared.
     """
     at_bar, as_of = adjustment_factors.alias("at_bar"), adjustment_factors.alias("as_of")
-    served = _finite(table.c.served_adj_close)
+    served = finite(table.c.served_adj_close)
     derived = (table.c.close * _factor(at_bar) / _factor(as_of)).label("derived_adj_close")
     scope = (
         sa.select(table.c.symbol, table.c.asset_class, table.c.date, table.c.served_as_of,
@@ -388,7 +396,7 @@ def adjustment_consistency(
         .subquery("witnessed")
     )  # fmt: skip
     gap = sa.func.abs(scope.c.derived_adj_close - scope.c.served_adj_close)
-    return _evaluate(
+    return evaluate_rows(
         engine,
         scope,
         gap > tolerance * sa.func.abs(scope.c.served_adj_close),
@@ -413,7 +421,7 @@ def universe_bounds(engine: Engine, universe_name: str, min_rows: int, max_churn
     with engine.connect() as conn:
         snapshots = [dict(row) for row in conn.execute(query).mappings()]
     if not snapshots:
-        return _result(1, 1, [], f"{universe_name}: no snapshot recorded")
+        return quality_result(1, 1, [], f"{universe_name}: no snapshot recorded")
     latest, previous = snapshots[0], (snapshots[1] if len(snapshots) > 1 else None)
     problems = []
     if latest["active_count"] < min_rows:
@@ -426,7 +434,7 @@ def universe_bounds(engine: Engine, universe_name: str, min_rows: int, max_churn
                 f"removed {latest['removed']} of {previous['active_count']} ({churn:.0%} > {max_churn:.0%})"
             )
     detail = f"{universe_name}: " + ("; ".join(problems) or f"{latest['active_count']} active, within bounds")
-    return _result(len(problems), 1 if previous is None else 2, snapshots, detail)
+    return quality_result(len(problems), 1 if previous is None else 2, snapshots, detail)
 
 
 def _blank(column: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
@@ -456,7 +464,7 @@ def duplicate_symbols(
         .group_by(assets.c.asset_class, normalized)
         .subquery("normalized")
     )
-    return _evaluate(
+    return evaluate_rows(
         engine,
         scope,
         scope.c.copies > 1,
@@ -484,7 +492,7 @@ def _instruments_lacking(
         .where(assets.c.active.is_(True), *_asset_filters(asset_classes))
         .subquery("instruments")
     )
-    return _evaluate(
+    return evaluate_rows(
         engine,
         scope,
         scope.c.reason.is_not(None),
@@ -540,7 +548,7 @@ def cross_source_disagreement(
     pairs = pairs[(pairs["close_primary"] > 0) & (pairs["close_secondary"] > 0)]
     pairs = pairs.assign(difference=(pairs["close_secondary"] / pairs["close_primary"] - 1).abs())
     failing = pairs[pairs["difference"] > tolerance].sort_values(["difference", *keys], ascending=[False, True, True])
-    return _result(
+    return quality_result(
         len(failing),
         len(pairs),
         failing.head(sample_size).to_dict("records"),

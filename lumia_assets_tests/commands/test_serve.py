@@ -84,3 +84,10 @@ def test_backfills_and_gap_repairs_always_leave_a_run_slot_for_the_schedules(kin
     assert set(limited) == {"dagster/backfill", "lumia/trigger"}
     assert sum(limited.values()) < runs["max_concurrent_runs"]
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_only_the_daemon_gets_the_variable_that_keeps_backfills_through_a_code_server_restart(tmp_path) -> None:
+    topology = serve.Topology(tmp_path)
+    environments = {service: topology.environment(service, {"PATH": "/bin"}) for service in serve.Service}
+    assert environments[serve.Service.DAEMON] == {"PATH": "/bin", **serve.DAEMON_ENVIRONMENT}
+    assert environments[serve.Service.CODE_SERVER] == environments[serve.Service.WEBSERVER] == {"PATH": "/bin"}

@@ -79,7 +79,7 @@ class Deployment:
         """Stop ``service`` by its PID and start it again, as a deploy does."""
         index = list(serve.Service).index(service)
         processes.stop(self.started[index])
-        self.started[index] = serve.start(self.topology, [service], self.env)[0]
+        self.started[index] = serve.start(self.topology, [service], self.env, self.topology.home)[0]
 
     def runs(self) -> list[dict[str, Any]]:
         results = self.graphql(RUNS)["runsOrError"]["results"]
@@ -136,7 +136,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     topology = serve.Topology(home, code_port=_free_port(), web_port=_free_port())
     serve.require_postgres(home, warehouse_url)
     topology.write_workspace()
-    started = serve.start(topology, list(serve.Service), env)
+    started = serve.start(topology, list(serve.Service), env, home)  # each service's log in the home
     try:
         yield Deployment(topology, env, started, sim, warehouse_url)
     finally:
@@ -153,7 +153,17 @@ def _wait(deployment: Deployment, done, what: str, timeout: float = BACKFILL_WAI
             return
         time.sleep(2)
     states = [(run["jobName"], run["status"]) for run in deployment.runs()]
-    pytest.fail(f"{what} did not happen in {timeout:.0f} s; runs: {states}")
+    pytest.fail(f"{what} did not happen in {timeout:.0f} s; runs: {states}\n{_log_tails(deployment)}")
+
+
+def _log_tails(deployment: Deployment, lines: int = 40) -> str:
+    """The end of each service's log, to say why a step of the test failed."""
+    tails = []
+    for service in serve.Service:
+        log = deployment.topology.home / f"{service.value}.log"
+        text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+        tails.append(f"--- {service.value} ---\n" + "\n".join(text))
+    return "\n".join(tails)
 
 
 def _closed_keys(deployment: Deployment, asset: str, last_closed: date, count: int) -> list[str]:
@@ -221,7 +231,7 @@ def test_a_backfill_launched_through_the_webserver_survives_restarts_of_the_code
 
     _wait(deployment, all_done, "both backfills finishing")
     statuses = [deployment.graphql(BACKFILL_STATUS, id=b)["partitionBackfillOrError"]["status"] for b in backfills]
-    assert statuses == ["COMPLETED_SUCCESS", "COMPLETED_SUCCESS"]
+    assert statuses == ["COMPLETED_SUCCESS", "COMPLETED_SUCCESS"], _log_tails(deployment)
     runs = backfill_runs()
     # one run per backfill (single-run policy: the whole range in one run), each finished once: none lost or doubled
     assert sorted(run["tags"]["dagster/backfill"] for run in runs) == sorted(backfills)

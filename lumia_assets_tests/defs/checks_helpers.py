@@ -8,19 +8,20 @@ import dagster as dg
 import sqlalchemy as sa
 
 from lumia_assets.defs.prices.checks import PRICE_CHECKS
+from lumia_assets.defs.prices.hourly_checks import HOURLY_PRICE_CHECKS
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.checks import UNIVERSE_CHECKS
 from lumia_assets.settings import Settings
 from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS
 
-CHECKS = [*UNIVERSE_CHECKS, *PRICE_CHECKS]
+CHECKS = [*UNIVERSE_CHECKS, *PRICE_CHECKS, HOURLY_PRICE_CHECKS]
 
 
 def run_checks(
     settings: Settings,
     asset: str,
-    start: date | None = None,
-    end: date | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> dict[str, dg.AssetCheckEvaluation]:
     """Evaluate every check of ``asset`` (over ``start``..``end`` for partitioned ones) on ``instance`` (default: an

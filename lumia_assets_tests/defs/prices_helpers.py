@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.prices.hourly import crypto_hourly_prices
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.settings import Settings
@@ -24,6 +25,7 @@ ALL_ASSETS = [
     crypto_universe,
     equity_daily_prices,
     crypto_daily_prices,
+    crypto_hourly_prices,
     adjusted_daily_prices,
 ]
 PRICE_VALUES = ["open", "high", "low", "close", "volume"]  # as traded
@@ -63,12 +65,13 @@ def settings_for(sim: MarketSimulator, warehouse_url: str) -> Settings:
 def materialize(
     settings: Settings,
     selection: list[dg.AssetsDefinition],
-    start: date | None = None,
-    end: date | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
     run_config: dict[str, Any] | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize ``selection``; with dates, the partition range ``start``..``end`` in one run."""
+    """Materialize ``selection``; with dates (or partition keys), the partition range ``start``..``end`` in one
+    run."""
     tags = {}
     if start is not None:
         tags = {

@@ -15,6 +15,7 @@ EXPECTED_GRAPH = {
     "crypto_universe": [],
     "equity_daily_prices": ["fund_universe", "stock_universe"],
     "crypto_daily_prices": ["crypto_universe"],
+    "crypto_hourly_prices": ["crypto_universe"],
     "adjusted_daily_prices": ["crypto_daily_prices", "equity_daily_prices"],
 }
 

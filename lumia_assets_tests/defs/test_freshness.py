@@ -114,6 +114,7 @@ def test_the_sensor_requests_freshness_checks_never_run_before(instance) -> None
     assert {key.to_user_string() for key in request.asset_check_keys} == {
         "equity_daily_prices:latest_partition_fresh",
         "crypto_daily_prices:latest_partition_fresh",
+        "crypto_hourly_prices:freshness_check",
     }
     assert freshness_checks_sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert timedelta(0) < EQUITY_DEADLINE.due_after

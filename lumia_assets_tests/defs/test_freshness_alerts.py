@@ -10,11 +10,15 @@ import pytest
 
 from lumia_assets.defs.monitoring.alerts import check_failure_alert
 from lumia_assets.defs.monitoring.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
+from lumia_assets.defs.prices.hourly import HOURLY_PARTITIONS
 from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE
 from lumia_assets_tests.engine.test_notifications import Receiver, receiving
 
 EQUITY_KEY, CRYPTO_KEY = (dg.AssetKey(deadline.asset_name) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE))
-PRICE_ASSETS = [dg.AssetSpec(deadline.asset_name) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE)]
+PRICE_ASSETS = [
+    *(dg.AssetSpec(deadline.asset_name) for deadline in (EQUITY_DEADLINE, CRYPTO_DEADLINE)),
+    dg.AssetSpec("crypto_hourly_prices", partitions_def=HOURLY_PARTITIONS),
+]
 
 
 @pytest.fixture
@@ -32,7 +36,8 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 
 def _run_freshness_checks(instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
-    """Run both ``latest_partition_fresh`` checks, as ``freshness_checks_sensor`` has them run; by asset."""
+    """Run every freshness check (both ``latest_partition_fresh`` and the hourly candles' ``freshness_check``), as
+    ``freshness_checks_sensor`` has them run; by asset."""
     result = dg.materialize(
         [*PRICE_ASSETS, *FRESHNESS_CHECKS], instance=instance, selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS)
     )
@@ -58,7 +63,7 @@ def test_a_never_collected_asset_pages_no_one_while_a_stale_one_alerts(instance,
 
 
 def test_the_first_collection_runs_the_not_yet_collected_check_again_and_it_passes(instance) -> None:
-    _run_freshness_checks(instance)  # a new instance: both checks "not yet collected", nothing to run until it is
+    _run_freshness_checks(instance)  # a new instance: every check "not yet collected", nothing to run until it is
     crypto_check = dg.AssetCheckKey(CRYPTO_KEY, "latest_partition_fresh")
     assert isinstance(freshness_checks_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
 

@@ -26,11 +26,9 @@ from lumia_assets_tests.defs.prices_helpers import (
     derived_prices,
     equity_truth,
     evening,
-    load_universes,
     materialize,
     metadata_of,
     served_truth,
-    settings_for,
     stored_actions,
     stored_prices,
 )
@@ -40,16 +38,6 @@ START, END = date(2024, 4, 29), date(2024, 6, 10)  # 30 NYSE sessions around Mem
 YAHOO_CHART = "query2.finance.yahoo.com"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def settings(sim, warehouse_url, tmp_path, monkeypatch):
-    """Settings pointing at the simulator and a fresh warehouse, with universes loaded."""
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    settings = settings_for(sim, warehouse_url)
-    load_universes(settings)
-    sim.server.log.clear()
-    return settings
 
 
 def _equity_cells(sim, warehouse_url: str, start: date, end: date) -> tuple[pd.DataFrame, pd.DataFrame]:

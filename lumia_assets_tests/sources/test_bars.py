@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
-from lumia_assets.sources.bars import clean_actions, clean_daily_bars
+from lumia_assets.frames import CANDLE_COLUMNS, CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
+from lumia_assets.sources.bars import clean_actions, clean_candles, clean_daily_bars
 
 DAYS = [date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12)]
 
@@ -95,3 +95,22 @@ def test_an_impossible_action_is_rejected_with_its_reason_and_the_rest_kept(acti
         {"date": DAYS[0], "action": "dividend", "value": 0.25},
         {"date": DAYS[2], "action": "split", "value": 2.0},
     ]
+
+
+def test_an_open_candle_and_an_insane_one_are_rejected_naming_the_rule() -> None:
+    noon = datetime(2024, 6, 14, 12, tzinfo=UTC)
+    hours = [noon + timedelta(hours=h) for h in range(4)]
+    candles = pd.DataFrame({
+        "symbol": "BTC/USDT", "interval": "1h", "open_time": hours, "open": [10.0, 10.0, 10.0, 10.0],
+        "high": [11.0, 9.0, 11.0, 11.0], "low": [9.0, 8.0, 9.0, 9.0], "close": [10.5, 8.5, 10.5, 10.5],
+        "volume": 1.0, "source": "binance", "fetched_at": noon,
+    })[list(CANDLE_COLUMNS)]  # fmt: skip
+
+    clean = clean_candles(candles, hours[:3], last_closed=hours[2])  # the 15:00 candle is still open
+
+    assert list(clean.bars["open_time"]) == [hours[0], hours[2]]
+    reasons = dict(zip(clean.rejected["open_time"], clean.rejected["reason"], strict=True))
+    assert reasons == {
+        hours[1]: "open or close outside the high-low range",
+        hours[3]: "candle not closed yet (still open)",
+    }

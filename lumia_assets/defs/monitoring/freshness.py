@@ -3,10 +3,11 @@
 The policies look at the latest materialization of any partition, so a backfill of an old date satisfies them;
 the partition checks don't: each asks whether the partition due by now (by the calendar) was materialized.
 
-Why not ``build_time_partition_freshness_checks``: the equity partitions have ``end_offset=1`` and exclude
-holidays, so on a holiday evening its "last partition" is the *next* session, and the check would fail every
-holiday. These checks compute the due partition from the trading calendar instead, and emit the same
-``dagster/fresh_until_timestamp`` metadata, so ``build_sensor_for_freshness_checks`` schedules them.
+Why not ``build_time_partition_freshness_checks`` for the daily assets (the hourly candles, which have no
+holidays, do use it): the equity partitions have ``end_offset=1`` and exclude holidays, so on a holiday evening
+its "last partition" is the *next* session, and the check would fail every holiday. These checks compute the due
+partition from the trading calendar instead, and emit the same ``dagster/fresh_until_timestamp`` metadata, so
+``build_sensor_for_freshness_checks`` schedules them.
 """
 
 from datetime import timedelta
@@ -18,6 +19,7 @@ from lumia_assets import clock
 from lumia_assets.calendars import EQUITY_TIMEZONE
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.prices.hourly import crypto_hourly_prices
 from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
 from lumia_assets.operations.freshness import evaluate_partition_freshness
 
@@ -31,12 +33,16 @@ CRYPTO_POLICY = dg.FreshnessPolicy.cron(deadline_cron="0 2 * * *", lower_bound_d
 # (4 days, e.g. Friday to Tuesday over a Monday holiday) plus the 2 h from the 18:00 run to the 20:00 deadline.
 # The partition check below is the precise one: it is due at 20:00 New York on every session.
 EQUITY_POLICY = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=4, hours=2))
+# An hour's candles close on the hour and are collected at :05: due by :15.
+HOURLY_DEADLINE_CRON = "15 * * * *"
+HOURLY_POLICY = dg.FreshnessPolicy.cron(deadline_cron=HOURLY_DEADLINE_CRON, lower_bound_delta=timedelta(minutes=15))
 POLICIES = {
     "stock_universe": UNIVERSE_POLICY,
     "fund_universe": UNIVERSE_POLICY,
     "crypto_universe": UNIVERSE_POLICY,
     "equity_daily_prices": EQUITY_POLICY,
     "crypto_daily_prices": CRYPTO_POLICY,
+    "crypto_hourly_prices": HOURLY_POLICY,
     # a view kept current by the price writer; its eager materialization follows every price run
     "adjusted_daily_prices": EQUITY_POLICY,
 }
@@ -73,10 +79,18 @@ def partition_freshness_check(asset: dg.AssetsDefinition, deadline: PartitionDea
     return latest_partition_fresh
 
 
-FRESHNESS_CHECKS = [
+# UTC hours have no holidays: Dagster's own check of the latest hourly partition, due at :15 (superseded by
+# FreshnessPolicy, which looks at any partition: a backfill would mask a missing hour, as for the daily assets).
+# It warns, and pages no one: a missed hour is the gap sensor's to repair within the hour.
+with accepted(dg.SupersessionWarning):
+    HOURLY_FRESHNESS_CHECKS = dg.build_time_partition_freshness_checks(
+        assets=[crypto_hourly_prices], deadline_cron=HOURLY_DEADLINE_CRON, timezone="UTC"
+    )
+DAILY_FRESHNESS_CHECKS = [
     partition_freshness_check(equity_daily_prices, EQUITY_DEADLINE),
     partition_freshness_check(crypto_daily_prices, CRYPTO_DEADLINE),
 ]
+FRESHNESS_CHECKS = [*DAILY_FRESHNESS_CHECKS, *HOURLY_FRESHNESS_CHECKS]
 # Dagster points freshness at FreshnessPolicy, which every asset has too; these checks are calendar-aware about
 # the latest partition (a backfill must not mask a missing day), and this sensor is what evaluates them.
 with accepted(dg.SupersessionWarning):

@@ -15,11 +15,11 @@ from sqlalchemy.engine import Engine
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.api_notices import accepted
-from lumia_assets.defs.metadata import peak_memory_mb, sample, upstream_metadata
+from lumia_assets.defs.metadata import peak_memory_mb, sample, tally_metadata, upstream_metadata
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
-from lumia_assets.engine.batches import Fetch, Instrument
+from lumia_assets.engine.batches import Fetch, Instrument, Tally
 from lumia_assets.engine.collection import DEFAULT_BATCH_SIZE, CollectionReport, collect_prices
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed, venues
 from lumia_assets.operations.coverage import recent_coverage
@@ -107,19 +107,9 @@ def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, c
         "first_date": str(report.sessions[0]) if report.sessions else "",
         "last_date": str(report.sessions[-1]) if report.sessions else "",
         "sessions": len(report.sessions),
-        "symbols_expected": report.expected,
-        "symbols_covered": len(report.covered),
-        "coverage_pct": round(100 * report.coverage, 2),
-        "symbols_no_data": len(report.no_data),
+        **tally_metadata(report),
         "recently_priced_no_data_pct": round(100 * report.suspect_share, 2),
         "outage": report.outage,
-        "no_data_sample": sample(f"{s} ({kind})" for s, kind in report.no_data.items()),
-        "symbols_failed": len(report.failed),
-        "failed_sample": sample(f"{s}: {error}" for s, error in report.failed.items()),
-        "success_rate_pct": round(100 * report.success_rate, 2),
-        "symbols_not_served": len(report.not_served),
-        "not_served_sample": sample(f"{s}: {why}" for s, why in report.not_served.items()),
-        "symbols_by_source": dg.MetadataValue.json(report.sources),
         "restatements": len(report.restatements),
         "restated_symbols": report.restatements["symbol"].nunique(),
         "restatement_sample": sample(
@@ -128,7 +118,6 @@ def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, c
         "restatement_requests": report.refetches,
         "rejected_rows": len(rejected),
         "rejected_sample": sample(f"{r.symbol} {r.date}: {r.reason}" for r in rejected.itertuples()),
-        "batches": report.batches,
         **upstream_metadata(client),
         "peak_memory_mb": peak_memory_mb(),
     }
@@ -142,6 +131,20 @@ def coverage_heatmap(engine: Engine, feed: PriceFeed, settings: Settings) -> dic
         return {}
     title = f"{feed.asset_name}: coverage of the last {COVERAGE_SESSIONS} sessions"
     return {"coverage_heatmap": dg.MetadataValue.md(markdown_image(coverage_png(coverage, title), title))}
+
+
+def fail_below_success_rate(tally: Tally, min_success_rate: float, metadata: dict[str, Any]) -> None:
+    """Fail the run when fewer symbols than ``min_success_rate`` got an answer; what was fetched is stored."""
+    if tally.success_rate < min_success_rate:
+        raise dg.Failure(
+            description=f"{len(tally.failed)} of {tally.expected} symbols failed (success "
+            f"{tally.success_rate:.1%} < {min_success_rate:.0%}); what was fetched is stored, the rest are "
+            f"gaps: {metadata['failed_sample']}",
+            metadata=metadata,
+            # the gap sensor retries each failed cell on its own back-off; a step retry would re-fetch the whole
+            # partition into the same storm a minute later
+            allow_retries=False,
+        )
 
 
 def materialize_prices(
@@ -195,16 +198,7 @@ def materialize_prices(
             metadata=metadata,
             allow_retries=False,  # the gap sensor repairs the day once the upstream is back; a retry now would not
         )
-    if report.success_rate < config.min_success_rate:
-        raise dg.Failure(
-            description=f"{len(report.failed)} of {report.expected} symbols failed (success "
-            f"{report.success_rate:.1%} < {config.min_success_rate:.0%}); what was fetched is stored, the rest are "
-            f"gaps: {metadata['failed_sample']}",
-            metadata=metadata,
-            # the gap sensor retries each failed cell on its own back-off; a step retry would re-fetch the whole
-            # partition into the same storm a minute later
-            allow_retries=False,
-        )
+    fail_below_success_rate(report, config.min_success_rate, metadata)
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -20,12 +20,13 @@ from lumia_assets import clock
 from lumia_assets.defs.check_results import ERROR, WARN
 from lumia_assets.defs.check_steps import Check, ScopeFactory, Verdict, check_step
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.prices.hourly_checks import AGREEMENT_DESCRIPTION
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.prices.table_scans import table_scan
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.settings import Settings
-from lumia_assets.warehouse import quality, repairs
+from lumia_assets.warehouse import candle_quality, quality, repairs
 from lumia_assets.warehouse.store import active_symbols
 
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
@@ -166,6 +167,11 @@ def cross_exchange_agreement(scope: Scope) -> Verdict:
     return Verdict(result, WARN, metadata)
 
 
+def hourly_daily_agreement(scope: Scope) -> Verdict:
+    """The days' daily candles agree with the 24 hourly candles of the same venue, where those are stored."""
+    return Verdict(candle_quality.hourly_daily_agreement(scope.engine, scope.dates), ERROR, scope.metadata())
+
+
 EQUITY_CHECKS = [
     *window_checks(EQUITY_FEED),
     *table_checks(EQUITY_FEED),
@@ -189,6 +195,7 @@ CRYPTO_CHECKS = [
         True,
         cross_exchange_agreement,
     ),
+    Check("hourly_daily_agreement", AGREEMENT_DESCRIPTION, False, True, hourly_daily_agreement),
 ]
 
 

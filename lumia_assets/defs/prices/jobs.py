@@ -1,6 +1,7 @@
 """Jobs the schedules, the gap sensor and ``lumia collect``/``backfill`` launch, with their run priorities.
 
-Dagster starts queued runs with a higher ``dagster/priority`` first: universes, then equities, then crypto.
+Dagster starts queued runs with a higher ``dagster/priority`` first: universes, then equities, then the hourly
+crypto candles (an hour is due 15 minutes after it closes), then the daily crypto candles.
 
 Every job here runs in process (``in_process_executor``): a price job is one asset step and its check steps, which
 wait for it, and the universe job three short directory downloads, so a process per step would only re-import the
@@ -15,6 +16,7 @@ import dagster as dg
 
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.prices.hourly import crypto_hourly_prices
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 
@@ -24,33 +26,25 @@ def _priority(rank: int) -> dict[str, str]:
     return {"dagster/priority": str(-rank)}
 
 
-universe_job = dg.define_asset_job(
-    "universe_job",
-    selection=[stock_universe, fund_universe, crypto_universe],
-    tags=_priority(5),
-    executor_def=dg.in_process_executor,
-    description="Refresh the stock, fund and crypto universes.",
-)
-equity_prices_job = dg.define_asset_job(
-    "equity_prices_job",
-    selection=[equity_daily_prices],
-    tags=_priority(10),
-    executor_def=dg.in_process_executor,
-    description="Daily prices of stocks, ETFs and funds for a session or a range of sessions.",
-)
-crypto_prices_job = dg.define_asset_job(
-    "crypto_prices_job",
-    selection=[crypto_daily_prices],
-    tags=_priority(20),
-    executor_def=dg.in_process_executor,
-    description="Daily crypto candles for a UTC day or a range of days.",
-)
-adjusted_prices_job = dg.define_asset_job(
+def _job(name: str, selection: list[dg.AssetsDefinition], rank: int, description: str) -> Any:
+    """An in-process job of ``selection`` whose runs have priority ``rank`` (lower goes first)."""
+    return dg.define_asset_job(name, selection=selection, tags=_priority(rank), executor_def=dg.in_process_executor,
+                               description=description)  # fmt: skip
+
+
+universe_job = _job("universe_job", [stock_universe, fund_universe, crypto_universe], 5,
+                    "Refresh the stock, fund and crypto universes.")  # fmt: skip
+equity_prices_job = _job("equity_prices_job", [equity_daily_prices], 10,
+                         "Daily prices of stocks, ETFs and funds for a session or a range of sessions.")  # fmt: skip
+crypto_hourly_prices_job = _job("crypto_hourly_prices_job", [crypto_hourly_prices], 15,
+                                "Hourly crypto candles for a UTC hour or a range of hours.")  # fmt: skip
+crypto_prices_job = _job("crypto_prices_job", [crypto_daily_prices], 20,
+                         "Daily crypto candles for a UTC day or a range of days.")  # fmt: skip
+adjusted_prices_job = _job(
     "adjusted_prices_job",
-    selection=[adjusted_daily_prices],
-    tags=_priority(30),
-    executor_def=dg.in_process_executor,
-    description="Publish the derived adjusted series (re-deriving any symbol whose factors lag its actions).",
+    [adjusted_daily_prices],
+    30,
+    "Publish the derived adjusted series (re-deriving any symbol whose factors lag its actions).",
 )
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

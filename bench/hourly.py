@@ -1,0 +1,137 @@
+"""Hourly candles benchmark of issue #14: a 30-day backfill of every pair, and the hourly schedule's run.
+
+Usage::
+
+    .venv/bin/python bench/hourly.py [--backend sqlite|postgresql] [--days 30] [--json FILE]
+
+The simulator (profile ``default``, seed 42: about 2,000 pairs on Binance, Kraken and Coinbase) runs in a thread.
+Each stage is the command a user runs, ``dagster asset materialize -m lumia_assets.definitions --select
+crypto_hourly_prices --partition-range A...B``, in a subprocess; every process of its tree is sampled for its
+``VmHWM`` (``bench/memory.py``). Figures: wall time, peak RSS and its ratio to the bare import of the code location
+measured in the same run, candles stored, and the venues' requests against the minimum: per stored pair, one
+page of its venue per 1,000 (Binance), 720 (Kraken) or 300 (Coinbase) hours, plus each venue's market list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from backfill import warehouse
+from memory import import_baseline_mb, materialize_args, run_measured
+
+from lumia_assets.calendars import last_closed_crypto_hour
+from lumia_assets.defs.prices.hourly import HOUR_FORMAT
+from lumia_assets.sim import MarketSimulator, SimConfig
+from lumia_assets.sources.candles import DEFAULT_PAGE_SIZE, PAGE_SIZES
+
+SEED = 42
+TARGET_MB = 250
+TARGET_RATIO = 1.05
+VENUE_HOSTS = {"binance": "api.binance.com", "kraken": "api.kraken.com",
+               "coinbaseexchange": "api.exchange.coinbase.com"}  # fmt: skip
+CANDLE_PATHS = ("/api/v3/klines", "/0/public/OHLC", "/candles")
+BUDGETS = ",".join(f"{host}=1000" for host in VENUE_HOSTS.values())
+HOUR = timedelta(hours=1)
+
+
+def stored_by_venue(url: str) -> Counter[str]:
+    """How many pairs each venue served, from the candles stored."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT source, count(DISTINCT symbol) FROM candles GROUP BY source")).all()
+        total = conn.execute(sa.text("SELECT count(*) FROM candles")).scalar()
+    engine.dispose()
+    return Counter({source: int(n) for source, n in rows}) + Counter({"candles": int(total)})
+
+
+def requests_by_kind(sim: MarketSimulator) -> dict[str, int]:
+    """The venues' answered requests: candle pages per venue, and everything else (market lists)."""
+    counts: Counter[str] = Counter()
+    for venue, host in VENUE_HOSTS.items():
+        for record in sim.requests(host=host):
+            counts[venue if any(path in record.path for path in CANDLE_PATHS) else "markets"] += 1
+    return dict(counts)
+
+
+def minimum_requests(stored: Counter[str], hours: int, markets: int) -> int:
+    """One page per pair of its venue's page size, and the market lists the run had to load."""
+    pages = sum(
+        n * math.ceil(hours / PAGE_SIZES.get(v, DEFAULT_PAGE_SIZE)) for v, n in stored.items() if v in VENUE_HOSTS
+    )
+    return pages + markets
+
+
+def stage(sim: MarketSimulator, env: dict[str, str], url: str, workdir: Path, name: str, last: datetime,
+          hours: int, baseline: float) -> dict[str, Any]:  # fmt: skip
+    """Materialize the ``hours`` up to the hour opening at ``last`` and measure it."""
+    first = last - timedelta(hours=hours - 1)
+    before = stored_by_venue(url)
+    sim.server.log.clear()
+    figures = run_measured(materialize_args("crypto_hourly_prices", f"{first:{HOUR_FORMAT}}", f"{last:{HOUR_FORMAT}}"),
+                           env, workdir / f"{name}.log")  # fmt: skip
+    made = requests_by_kind(sim)
+    stored = stored_by_venue(url) - before
+    minimum = minimum_requests(stored, hours, made.get("markets", 0))
+    total = sum(made.values())
+    return {**figures, "stage": name, "hours": hours, "range": f"{first:%Y-%m-%d %H:00}..{last:%Y-%m-%d %H:00} UTC",
+            "pairs_by_venue": {v: stored[v] for v in VENUE_HOSTS if stored[v]}, "candles": stored["candles"],
+            "requests": made, "minimum_requests": minimum, "request_ratio": round(total / minimum, 3),
+            "ratio_to_import": round(figures["peak_mb"] / baseline, 2)}  # fmt: skip
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--days", type=int, default=30, help="days of the backfill stage")
+    parser.add_argument("--json", type=Path, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    options = parse_args(argv)
+    sim = MarketSimulator(SimConfig(profile="default", seed=SEED)).start()
+    baseline = import_baseline_mb()
+    print(f"code location import baseline: {baseline:.1f} MB (VmHWM)", flush=True)
+    results: dict[str, Any] = {"backend": options.backend, "import_baseline_mb": round(baseline, 1), "stages": []}
+    with (
+        tempfile.TemporaryDirectory(prefix="lumia-hourly-") as tmp,
+        warehouse(options.backend, Path(tmp), "hourly") as url,
+    ):
+        home = Path(tmp) / "dagster_home"
+        home.mkdir()
+        env = {**os.environ, "DAGSTER_HOME": str(home), "LUMIA_UPSTREAM_URL": sim.url, "LUMIA_WAREHOUSE_URL": url,
+               "LUMIA_RATE_LIMITS": BUDGETS, "LUMIA_MIN_CRYPTO_PAIRS": "1"}  # fmt: skip
+        setup = run_measured(materialize_args("crypto_universe"), env, Path(tmp) / "universe.log")
+        print(f"crypto universe: {setup['wall_seconds']} s", flush=True)
+        # the schedule's run first (the hour that just closed), then the backfill of the days before it
+        latest = last_closed_crypto_hour(datetime.now(UTC))
+        plan = (("hourly schedule run", latest, 1), (f"{options.days}-day backfill", latest - HOUR, 24 * options.days))
+        for name, last, hours in plan:
+            figures = stage(sim, env, url, Path(tmp), name, last, hours, baseline)
+            results["stages"].append(figures)
+            print(json.dumps(figures), flush=True)
+    sim.stop()
+    print("\n| stage | hours | wall s | pairs by venue | candles | requests / minimum | peak MB (× import) | targets |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in results["stages"]:
+        meets = s["peak_mb"] <= TARGET_MB and s["request_ratio"] <= TARGET_RATIO
+        print(f"| {s['stage']} | {s['hours']} | {s['wall_seconds']} | {s['pairs_by_venue']} | {s['candles']} | "
+              f"{sum(s['requests'].values())} / {s['minimum_requests']} = {s['request_ratio']} | {s['peak_mb']} "
+              f"({s['ratio_to_import']}) | ≤ {TARGET_RATIO}, < {TARGET_MB} MB: {'meets' if meets else 'misses'} "
+              "|")  # fmt: skip
+    if options.json:
+        options.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
