@@ -91,11 +91,13 @@ def materialize_main(select: list[str], start: str | None, end: str | None) -> N
     import dagster as dg
 
     from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+    from lumia_assets.defs.prices.hourly import crypto_hourly_prices
     from lumia_assets.defs.resources import build_resources
     from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
     from lumia_assets.settings import Settings
 
-    assets = [stock_universe, fund_universe, crypto_universe, equity_daily_prices, crypto_daily_prices]
+    assets = [stock_universe, fund_universe, crypto_universe, equity_daily_prices, crypto_daily_prices,
+              crypto_hourly_prices]  # fmt: skip
     by_name = {a.key.to_user_string(): a for a in assets}
     tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end} if start else {}
     started = time.perf_counter()

@@ -5,9 +5,10 @@ Usage::
     .venv/bin/python bench/hourly.py [--backend sqlite|postgresql] [--days 30] [--json FILE]
 
 The simulator (profile ``default``, seed 42: about 2,000 pairs on Binance, Kraken and Coinbase) runs in a thread.
-Each stage is the command a user runs, ``dagster asset materialize -m lumia_assets.definitions --select
-crypto_hourly_prices --partition-range A...B``, in a subprocess; every process of its tree is sampled for its
-``VmHWM`` (``bench/memory.py``). Figures: wall time, peak RSS and its ratio to the bare import of the code location
+Each stage is one run of the hourly range, as a chunk of a UI backfill runs it (``dagster asset materialize
+--partition-range`` takes only single-run assets; this asset's backfills run in 720-hour chunks), started by
+``bench/backfill.py materialize`` in a subprocess; every process of its tree is sampled for its ``VmHWM``
+(``bench/memory.py``). Figures: wall time, peak RSS and its ratio to the bare import of the code location
 measured in the same run, candles stored, and the venues' requests against the minimum: per stored pair, one
 page of its venue per 1,000 (Binance), 720 (Kraken) or 300 (Coinbase) hours, plus each venue's market list.
 """
@@ -18,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -33,6 +35,7 @@ from lumia_assets.calendars import last_closed_crypto_hour
 from lumia_assets.defs.prices.hourly import HOUR_FORMAT
 from lumia_assets.sim import MarketSimulator, SimConfig
 from lumia_assets.sources.candles import DEFAULT_PAGE_SIZE, PAGE_SIZES
+from lumia_assets.warehouse.schema import candles
 
 SEED = 42
 TARGET_MB = 250
@@ -44,14 +47,18 @@ BUDGETS = ",".join(f"{host}=1000" for host in VENUE_HOSTS.values())
 HOUR = timedelta(hours=1)
 
 
-def stored_by_venue(url: str) -> Counter[str]:
-    """How many pairs each venue served, from the candles stored."""
+def stored_by_venue(url: str, first: datetime, last: datetime) -> Counter[str]:
+    """How many pairs each venue served the hours ``first``..``last``, and the candles, from the candles stored."""
+    query = (
+        sa.select(candles.c.source, sa.func.count(sa.distinct(candles.c.symbol)), sa.func.count())
+        .where(candles.c.open_time.between(first, last))
+        .group_by(candles.c.source)
+    )
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT source, count(DISTINCT symbol) FROM candles GROUP BY source")).all()
-        total = conn.execute(sa.text("SELECT count(*) FROM candles")).scalar()
+        rows = conn.execute(query).all()
     engine.dispose()
-    return Counter({source: int(n) for source, n in rows}) + Counter({"candles": int(total)})
+    return Counter({source: int(pairs) for source, pairs, _ in rows}) + Counter({"candles": sum(n for *_, n in rows)})
 
 
 def requests_by_kind(sim: MarketSimulator) -> dict[str, int]:
@@ -75,12 +82,15 @@ def stage(sim: MarketSimulator, env: dict[str, str], url: str, workdir: Path, na
           hours: int, baseline: float) -> dict[str, Any]:  # fmt: skip
     """Materialize the ``hours`` up to the hour opening at ``last`` and measure it."""
     first = last - timedelta(hours=hours - 1)
-    before = stored_by_venue(url)
     sim.server.log.clear()
-    figures = run_measured(materialize_args("crypto_hourly_prices", f"{first:{HOUR_FORMAT}}", f"{last:{HOUR_FORMAT}}"),
-                           env, workdir / f"{name}.log")  # fmt: skip
+    keys = ["--start", f"{first:{HOUR_FORMAT}}", "--end", f"{last:{HOUR_FORMAT}}"]
+    driver = [sys.executable, str(Path(__file__).with_name("backfill.py")), "materialize", "--select",
+              "crypto_hourly_prices", *keys]  # fmt: skip
+    figures = run_measured(driver, env, workdir / f"{name}.log")
+    if figures["exit_code"]:
+        raise SystemExit(f"{name} failed:\n" + (workdir / f"{name}.log").read_text()[-3000:])
     made = requests_by_kind(sim)
-    stored = stored_by_venue(url) - before
+    stored = stored_by_venue(url, first, last)
     minimum = minimum_requests(stored, hours, made.get("markets", 0))
     total = sum(made.values())
     return {**figures, "stage": name, "hours": hours, "range": f"{first:%Y-%m-%d %H:00}..{last:%Y-%m-%d %H:00} UTC",

@@ -54,12 +54,13 @@ class CryptoFetch:
             return self._markets[venue]
 
     def exchange(self, venue: str) -> ccxt.Exchange:
-        """This thread's client for ``venue``, sharing the markets loaded once for the run."""
+        """This thread's client for ``venue``, sharing the markets loaded once for the run (read-only: one copy of
+        about 2,000 markets per venue, not one per thread)."""
         exchanges: dict[str, ccxt.Exchange] = self._local.__dict__.setdefault("exchanges", {})
         if venue not in exchanges:
             loaded = self._loaded(venue)
             exchange = make_exchange(venue, self._client.requests_session())
-            exchange.set_markets(loaded.markets, loaded.currencies)
+            exchange.set_markets_from_exchange(loaded)  # shares the run's markets (set_markets copies each)
             exchanges[venue] = exchange
         return exchanges[venue]
 
