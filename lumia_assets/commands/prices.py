@@ -84,6 +84,21 @@ def _collect_range(console: Console, feed_name: str, first: date, last: date, in
     return _report(console, f"{feed_name} {dates[0]}..{dates[-1]}", result)
 
 
+def _collect_hours(console: Console, settings: Settings, instance: dg.DagsterInstance) -> bool:
+    """Fill the hourly candles of the hours the gap sensor watches (the last 48 due), in one run."""
+    from lumia_assets.defs.prices.hourly import HOUR_FORMAT
+    from lumia_assets.defs.prices.hourly_sensors import due_hours
+    from lumia_assets.defs.prices.jobs import RANGE_END, RANGE_START, crypto_hourly_prices_job
+
+    hours = due_hours(clock.utc_now(), settings)
+    if not hours:
+        console.print("crypto hourly: no hour due since LUMIA_HOURLY_START_DATE")
+        return True
+    first, last = (f"{hour:{HOUR_FORMAT}}" for hour in (hours[0], hours[-1]))
+    result = _run(crypto_hourly_prices_job.name, {RANGE_START: first, RANGE_END: last}, instance)
+    return _report(console, f"crypto hourly {first}..{last}", result)
+
+
 def _publish_adjusted(console: Console, instance: dg.DagsterInstance) -> bool:
     """Materialize the derived series after the price runs (the daemon's eager automation does it otherwise)."""
     return _report(console, "adjusted prices", _run("adjusted_prices_job", {}, instance))
@@ -94,7 +109,7 @@ def collect(
     assets: Annotated[AssetChoice, typer.Option(help="Which prices to collect.")] = AssetChoice.all,
 ) -> None:
     """Refresh the universes, then fill the latest closed partitions and the one due by the freshness checks (or
-    everything, with --full-refresh)."""
+    everything, with --full-refresh), and with crypto the hourly candles of the last 48 due hours."""
     settings = load_settings()
     console = Console()
     from lumia_assets.instance import get_instance
@@ -105,6 +120,8 @@ def collect(
     for name in assets.feeds():
         first, last = latest_range(name, now)
         ok = _collect_range(console, name, settings.prices_start if full_refresh else first, last, instance) and ok
+    if assets is not AssetChoice.equity:
+        ok = _collect_hours(console, settings, instance) and ok
     ok = _publish_adjusted(console, instance) and ok
     raise typer.Exit(0 if ok else 1)
 

@@ -13,9 +13,12 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from lumia_assets.cli import app
+from lumia_assets.commands.demo import SMALL_PROFILE_BOUNDS
 from lumia_assets.commands.prices import latest_range
+from lumia_assets.defs.prices.hourly_sensors import due_hours
 from lumia_assets.defs.resources import warehouse_engine
 from lumia_assets.instance import get_instance
+from lumia_assets.settings import Settings
 from lumia_assets_tests.defs.checks_helpers import execute
 from lumia_assets_tests.defs.prices_helpers import (
     FAST_BUDGETS,
@@ -71,6 +74,21 @@ def test_backfill_fills_the_range_in_one_recorded_run_and_gaps_lists_what_is_mis
     table = runner.invoke(app, gaps[:-1], env={"COLUMNS": "400"})
     assert f"{', '.join(named[:5])} (+{len(named) - 5} more)" in table.stdout
     assert ", ".join(named) in runner.invoke(app, [*gaps[:-1], "--symbols"], env={"COLUMNS": "4000"}).stdout
+
+
+@pytest.mark.slow
+def test_collect_crypto_fills_the_hours_the_gap_sensor_watches_in_one_run(sim, env, monkeypatch) -> None:
+    for name, value in SMALL_PROFILE_BOUNDS.items():  # the universes' size checks, for the small simulator
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["collect", "--assets", "crypto"])
+
+    assert result.exit_code == 0, result.output
+    hours = due_hours(sim.now, Settings.from_env())
+    assert f"crypto hourly {hours[0]:%Y-%m-%d-%H:%M}..{hours[-1]:%Y-%m-%d-%H:%M}: ok" in result.output
+    with warehouse_engine(env).connect() as conn:
+        stored_hours = conn.execute(sa.text("SELECT count(DISTINCT open_time) FROM candles")).scalar()
+    assert stored_hours == len(hours) == 48
+    assert len(get_instance().get_runs(filters=dg.RunsFilter(job_name="crypto_hourly_prices_job"))) == 1
 
 
 @pytest.mark.parametrize(
