@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,16 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from backfill import warehouse
-from memory import import_baseline_mb, materialize_args, run_measured
+from memory import materialize_args, measured_world, run_measured
 
 from lumia_assets.calendars import last_closed_crypto_hour
 from lumia_assets.defs.prices.hourly import HOUR_FORMAT
-from lumia_assets.sim import MarketSimulator, SimConfig
+from lumia_assets.sim import MarketSimulator
 from lumia_assets.sources.candles import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from lumia_assets.warehouse.schema import candles
 
-SEED = 42
 TARGET_MB = 250
 TARGET_RATIO = 1.05
 VENUE_HOSTS = {"binance": "api.binance.com", "kraken": "api.kraken.com",
@@ -109,28 +105,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     options = parse_args(argv)
-    sim = MarketSimulator(SimConfig(profile="default", seed=SEED)).start()
-    baseline = import_baseline_mb()
-    print(f"code location import baseline: {baseline:.1f} MB (VmHWM)", flush=True)
-    results: dict[str, Any] = {"backend": options.backend, "import_baseline_mb": round(baseline, 1), "stages": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="lumia-hourly-") as tmp,
-        warehouse(options.backend, Path(tmp), "hourly") as url,
-    ):
-        home = Path(tmp) / "dagster_home"
-        home.mkdir()
-        env = {**os.environ, "DAGSTER_HOME": str(home), "LUMIA_UPSTREAM_URL": sim.url, "LUMIA_WAREHOUSE_URL": url,
-               "LUMIA_RATE_LIMITS": BUDGETS, "LUMIA_MIN_CRYPTO_PAIRS": "1"}  # fmt: skip
+    with measured_world(options.backend, "hourly", BUDGETS, LUMIA_MIN_CRYPTO_PAIRS="1") as world:
+        sim, baseline, tmp, url, env = world.sim, world.baseline_mb, world.folder, world.url, world.env
+        results: dict[str, Any] = {"backend": options.backend, "import_baseline_mb": round(baseline, 1), "stages": []}
         setup = run_measured(materialize_args("crypto_universe"), env, Path(tmp) / "universe.log")
         print(f"crypto universe: {setup['wall_seconds']} s", flush=True)
         # the schedule's run first (the hour that just closed), then the backfill of the days before it
         latest = last_closed_crypto_hour(datetime.now(UTC))
         plan = (("hourly schedule run", latest, 1), (f"{options.days}-day backfill", latest - HOUR, 24 * options.days))
         for name, last, hours in plan:
-            figures = stage(sim, env, url, Path(tmp), name, last, hours, baseline)
+            figures = stage(sim, env, url, tmp, name, last, hours, baseline)
             results["stages"].append(figures)
             print(json.dumps(figures), flush=True)
-    sim.stop()
     print("\n| stage | hours | wall s | pairs by venue | candles | requests / minimum | peak MB (× import) | targets |")
     print("|---|---|---|---|---|---|---|---|")
     for s in results["stages"]:

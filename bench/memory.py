@@ -25,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,36 @@ def import_baseline_mb() -> float:
     return int(out.stdout.split()[-1]) / 1024
 
 
+@dataclass(frozen=True)
+class World:
+    """What a memory-measuring benchmark runs in: the simulator, the import baseline, a temp folder and warehouse,
+    and the subprocesses' environment (``DAGSTER_HOME`` in the folder, upstream routed to the simulator)."""
+
+    sim: MarketSimulator
+    baseline_mb: float
+    folder: Path
+    url: str
+    env: dict[str, str]
+
+
+@contextmanager
+def measured_world(backend: str, name: str, budgets: str, **settings: str) -> Iterator[World]:
+    """The default simulator (seed ``SEED``), the bare import's VmHWM, and a fresh ``backend`` warehouse; the
+    environment has the rate ``budgets`` and the further LUMIA_* ``settings``."""
+    sim = MarketSimulator(SimConfig(profile="default", seed=SEED)).start()
+    baseline = import_baseline_mb()
+    print(f"code location import baseline: {baseline:.1f} MB (VmHWM)", flush=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"lumia-{name}-") as tmp, warehouse(backend, Path(tmp), name) as url:
+            home = Path(tmp) / "dagster_home"
+            home.mkdir()
+            env = {**os.environ, "DAGSTER_HOME": str(home), "LUMIA_UPSTREAM_URL": sim.url,
+                   "LUMIA_WAREHOUSE_URL": url, "LUMIA_RATE_LIMITS": budgets, **settings}  # fmt: skip
+            yield World(sim, baseline, Path(tmp), url, env)
+    finally:
+        sim.stop()
+
+
 def materialize_args(select: str, first: str | None = None, last: str | None = None) -> list[str]:
     """``dagster asset materialize`` of ``select``, over the partitions ``first``..``last`` when given."""
     dagster = str(Path(sys.executable).with_name("dagster"))
@@ -157,19 +189,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     options = parse_args(argv)
-    sim = MarketSimulator(SimConfig(profile="default", seed=SEED)).start()
-    baseline = import_baseline_mb()
-    print(f"code location import baseline: {baseline:.1f} MB (VmHWM)", flush=True)
-    results: dict[str, Any] = {"backend": options.backend, "import_baseline_mb": round(baseline, 1), "stages": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="lumia-memory-") as tmp,
-        warehouse(options.backend, Path(tmp), "mem") as url,
-    ):
-        home = Path(tmp) / "dagster_home"
-        home.mkdir()
-        env = {**os.environ, "DAGSTER_HOME": str(home), "LUMIA_UPSTREAM_URL": sim.url, "LUMIA_WAREHOUSE_URL": url,
-               "LUMIA_RATE_LIMITS": BUDGETS, "LUMIA_PRICES_START_DATE": "2020-01-01",
-               "LUMIA_MIN_STOCKS": "1", "LUMIA_MIN_FUNDS": "1", "LUMIA_MIN_CRYPTO_PAIRS": "1"}  # fmt: skip
+    settings = {"LUMIA_PRICES_START_DATE": "2020-01-01", "LUMIA_MIN_STOCKS": "1", "LUMIA_MIN_FUNDS": "1",
+                "LUMIA_MIN_CRYPTO_PAIRS": "1"}  # fmt: skip
+    with measured_world(options.backend, "memory", BUDGETS, **settings) as world:
+        baseline, tmp, url, env = world.baseline_mb, world.folder, world.url, world.env
+        results: dict[str, Any] = {"backend": options.backend, "import_baseline_mb": round(baseline, 1), "stages": []}
         setup = materialize_args("stock_universe,fund_universe,crypto_universe")
         print("universes:", run_measured(setup, env, Path(tmp) / "universes.log")["wall_seconds"], "s", flush=True)
         if options.equities:
@@ -183,7 +207,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                 figures["log_tail"] = (Path(tmp) / f"{asset}.log").read_text()[-2000:]
             results["stages"].append(figures)
             print(json.dumps(figures), flush=True)
-    sim.stop()
     print("\n| stage | range | wall s | processes | peak by role MB | peak MB | × import | target MB |")
     print("|---|---|---|---|---|---|---|---|")
     for s in results["stages"]:

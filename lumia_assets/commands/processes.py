@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -32,11 +33,9 @@ def exit_on_sigterm() -> None:
 def spawn(command: Sequence[str], env: Mapping[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``command`` in the checkout with ``env``, taking SIGINT and SIGTERM by default; its output goes to
     ``log`` (appended) when given, else to ours."""
-    if log is None:
-        return subprocess.Popen(command, cwd=project_root(), env=dict(env), preexec_fn=default_signals)
-    with log.open("ab") as out:
+    with log.open("ab") if log else nullcontext() as out:
         return subprocess.Popen(command, cwd=project_root(), env=dict(env), preexec_fn=default_signals, stdout=out,
-                                stderr=subprocess.STDOUT)  # fmt: skip
+                                stderr=subprocess.STDOUT if out else None)  # fmt: skip
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

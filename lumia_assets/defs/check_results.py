@@ -8,6 +8,20 @@ from lumia_assets.warehouse.quality import QualityResult
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
+MISSING_PERIOD_COVERAGE = 0.5  # below this share of symbols, a date or hour counts as missing: ERROR, alerting
+
+
+def coverage_severity(result: QualityResult) -> dg.AssetCheckSeverity:
+    """WARN for a thin date or hour; ERROR when one lost most of its bars (a missing period is missing data, not
+    noise). ``result.sample`` holds the worst periods, each with its ``coverage``."""
+    worst = min((row["coverage"] for row in result.sample), default=1.0)
+    return ERROR if worst < MISSING_PERIOD_COVERAGE else WARN
+
+
+def partitions_label(context: dg.AssetCheckExecutionContext) -> str:
+    """``first..last`` of the run's partition range, or its one key."""
+    keys = context.partition_key_range
+    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
 
 
 def check_result(

@@ -16,7 +16,7 @@ from itertools import islice
 import pandas as pd
 
 from lumia_assets.sources.bars import SymbolHistory
-from lumia_assets.sources.errors import NoDataError, SourceError
+from lumia_assets.sources.errors import NoDataError, RangeNotServedError, SourceError
 
 DEFAULT_WORKERS = 8
 
@@ -71,12 +71,28 @@ class Tally:
         """
         return 1 - len(self.failed) / self.expected if self.expected else 1.0
 
+    def record_unanswered(self, outcome: Outcome) -> None:
+        """Record an outcome without bars: a genuine "no data", a range no venue serves, or a failure."""
+        symbol = outcome.instrument.symbol
+        if outcome.no_data is not None:
+            self.no_data[symbol] = outcome.no_data.kind
+        elif isinstance(outcome.error, RangeNotServedError):
+            self.not_served[symbol] = str(outcome.error)
+        else:
+            self.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
+
     def count_sources(self, rows: pd.DataFrame) -> None:
         """Count the symbols of ``rows`` (about to be written) as covered, by the source that served them."""
         sources = rows.groupby("symbol", sort=False)["source"].first()
         self.covered.update(sources.index)
         for source, symbols in sources.value_counts().items():
             self.sources[str(source)] = self.sources.get(str(source), 0) + int(symbols)
+
+
+def concat_frames(parts: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    """The non-empty ``parts`` as one frame of exactly ``columns`` (an empty one when there are none)."""
+    parts = [part for part in parts if not part.empty]
+    return pd.concat(parts, ignore_index=True)[list(columns)] if parts else pd.DataFrame(columns=list(columns))
 
 
 def fetch_one(fetch: Fetch, instrument: Instrument, start: date, end: date) -> Outcome:

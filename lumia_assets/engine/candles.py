@@ -17,10 +17,17 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from lumia_assets.engine.batches import DEFAULT_WORKERS, Fetch, Instrument, Outcome, Tally, fetched_batches
+from lumia_assets.engine.batches import (
+    DEFAULT_WORKERS,
+    Fetch,
+    Instrument,
+    Outcome,
+    Tally,
+    concat_frames,
+    fetched_batches,
+)
 from lumia_assets.frames import CANDLE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_CANDLE_COLUMNS, clean_candles
-from lumia_assets.sources.errors import RangeNotServedError
 from lumia_assets.warehouse.store import upsert_candles
 
 DEFAULT_BATCH_SIZE = 200
@@ -37,33 +44,19 @@ class CandleReport(Tally):
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
-        parts = [part for part in self.rejected if not part.empty]
-        columns = list(REJECTED_CANDLE_COLUMNS)
-        return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-
-
-def _tallied(outcomes: Sequence[Outcome], report: CandleReport) -> list[pd.DataFrame]:
-    """The candle frames of the outcomes that have some; the others are recorded in ``report``."""
-    frames = []
-    for outcome in outcomes:
-        symbol = outcome.instrument.symbol
-        if outcome.history is not None:
-            frames.append(outcome.history.bars)
-        elif outcome.no_data is not None:
-            report.no_data[symbol] = outcome.no_data.kind
-        elif isinstance(outcome.error, RangeNotServedError):
-            report.not_served[symbol] = str(outcome.error)
-        else:
-            report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
-    return frames
+        return concat_frames(self.rejected, REJECTED_CANDLE_COLUMNS)
 
 
 def _storable(outcomes: Sequence[Outcome], report: CandleReport, last_closed: datetime) -> pd.DataFrame:
-    """The batch's candles fit to store; the rejected ones are recorded in ``report``."""
-    frames = [frame for frame in _tallied(outcomes, report) if not frame.empty]
-    if not frames:
-        return pd.DataFrame(columns=list(CANDLE_COLUMNS))
-    clean = clean_candles(pd.concat(frames, ignore_index=True), report.hours, last_closed)
+    """The batch's candles fit to store; the outcomes without any and the rejected candles are recorded in
+    ``report``."""
+    for outcome in outcomes:
+        if outcome.history is None:
+            report.record_unanswered(outcome)
+    candles = concat_frames([o.history.bars for o in outcomes if o.history is not None], CANDLE_COLUMNS)
+    if candles.empty:
+        return candles
+    clean = clean_candles(candles, report.hours, last_closed)
     if not clean.rejected.empty:
         report.rejected.append(clean.rejected)
     report.count_sources(clean.bars)

@@ -18,10 +18,19 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
-from lumia_assets.engine.batches import DEFAULT_WORKERS, Fetch, Instrument, Outcome, Tally, fetch_one, fetched_batches
+from lumia_assets.engine.batches import (
+    DEFAULT_WORKERS,
+    Fetch,
+    Instrument,
+    Outcome,
+    Tally,
+    concat_frames,
+    fetch_one,
+    fetched_batches,
+)
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import REJECTED_COLUMNS, SymbolHistory, clean_actions, clean_daily_bars
-from lumia_assets.sources.errors import NoDataError, RangeNotServedError
+from lumia_assets.sources.errors import NoDataError
 from lumia_assets.warehouse.restatements import RESTATEMENT_COLUMNS, find_restatements
 from lumia_assets.warehouse.store import (
     IDENTITY_COLUMNS,
@@ -57,11 +66,11 @@ class CollectionReport(Tally):
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
-        return _frame(self.rejected, REJECTED_COLUMNS)
+        return concat_frames(self.rejected, REJECTED_COLUMNS)
 
     @property
     def restatements(self) -> pd.DataFrame:
-        return _frame(self.restated, RESTATEMENT_COLUMNS)
+        return concat_frames(self.restated, RESTATEMENT_COLUMNS)
 
     @property
     def suspect_share(self) -> float:
@@ -82,11 +91,6 @@ def _status_row(outcome: Outcome, checked_at: datetime) -> dict[str, object]:
             "detail": detail, "checked_at": checked_at}  # fmt: skip
 
 
-def _frame(parts: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
-    parts = [part for part in parts if not part.empty]
-    return pd.concat(parts, ignore_index=True)[list(columns)] if parts else pd.DataFrame(columns=list(columns))
-
-
 @dataclass(frozen=True)
 class _Answers:
     """The closed bars and actions the answers of a batch held, asked for or not: compared with the record."""
@@ -103,10 +107,10 @@ def _storable(histories: Sequence[SymbolHistory], report: CollectionReport, sess
     The rules run once over the whole batch's bars: per-symbol pandas calls would cost more than the fetch.
     Actions are stored with the bars of their date.
     """
-    answered = _frame([h.bars for h in histories], PRICE_COLUMNS)
+    answered = concat_frames([h.bars for h in histories], PRICE_COLUMNS)
     asked = answered["date"].isin(set(sessions))
     clean = clean_daily_bars(answered[asked], sessions, last_closed)
-    actions = clean_actions(_frame([h.actions for h in histories], CORPORATE_ACTION_COLUMNS),
+    actions = clean_actions(concat_frames([h.actions for h in histories], CORPORATE_ACTION_COLUMNS),
                             answered[["symbol", "asset_class", "date"]])  # fmt: skip
     for rejected in (clean.rejected, actions.rejected):
         if not rejected.empty:
@@ -167,17 +171,11 @@ def _batch(
     histories: list[SymbolHistory] = []
     identities = []
     for outcome in outcomes:
-        symbol, told = outcome.instrument.symbol, None
+        symbol, told = outcome.instrument.symbol, outcome.history or outcome.no_data
         if outcome.history is not None:
             histories.append(outcome.history)
-            told = outcome.history
-        elif outcome.no_data is not None:
-            report.no_data[symbol] = outcome.no_data.kind
-            told = outcome.no_data
-        elif isinstance(outcome.error, RangeNotServedError):
-            report.not_served[symbol] = str(outcome.error)
         else:
-            report.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
+            report.record_unanswered(outcome)
         if told is not None and (told.listed_on or told.name):
             identities.append((symbol, outcome.instrument.asset_class, told.listed_on, told.name))
     bars, actions, answers = _storable(histories, report, report.sessions, last_closed)
@@ -235,8 +233,8 @@ def _restated(engine: Engine, batch: PriceBatch, answers: _Answers, report: Coll
     replaced = {symbol for symbol, _ in rewritten}
     return replace(
         recorded,
-        bars=_frame([_without(batch.bars, replaced), bars], PRICE_COLUMNS),
-        actions=_frame([_without(batch.actions, replaced), actions], CORPORATE_ACTION_COLUMNS),
+        bars=concat_frames([_without(batch.bars, replaced), bars], PRICE_COLUMNS),
+        actions=concat_frames([_without(batch.actions, replaced), actions], CORPORATE_ACTION_COLUMNS),
         rewritten=frozenset(rewritten),
     )
 

@@ -45,25 +45,35 @@ def serves_hours(exchange_id: str, start: datetime, now: datetime) -> bool:
     return limit is None or now - start < limit * HOUR
 
 
+def _opened(candles: Sequence[Sequence[float]], step_ms: int, what: str, symbol: str, source: str
+            ) -> tuple[pd.DataFrame, pd.Series]:  # fmt: skip
+    """The OHLCV of ``[[open_ms, open, high, low, close, volume], ...]`` as float64, and their tz-aware open times.
+
+    A candle not opening on a multiple of ``step_ms`` (``what``: "00:00 UTC", "on the hour") is not one of this
+    interval: the whole answer is malformed.
+    """
+    frame = pd.DataFrame([list(c)[:6] for c in candles], columns=["ts", "open", "high", "low", "close", "volume"])
+    opens = frame["ts"].astype("int64")
+    misaligned = opens % step_ms != 0
+    if misaligned.any():
+        raise MalformedResponseError(f"{source} {symbol}: candle opening at {int(opens[misaligned].iloc[0])} ms is "
+                                     f"not {what}")  # fmt: skip
+    prices = frame[["open", "high", "low", "close", "volume"]].astype("float64")
+    return prices, pd.to_datetime(opens, unit="ms", utc=True)
+
+
 def candles_to_rows(candles: Sequence[Sequence[float]], symbol: str, source: str, fetched_at: datetime) -> pd.DataFrame:
     """``[[open_ms, open, high, low, close, volume], ...]`` as warehouse rows (``PRICE_COLUMNS``).
 
     A candle that does not open at 00:00 UTC is not a daily candle: the whole answer is malformed.
     """
-    frame = pd.DataFrame([list(c)[:6] for c in candles], columns=["ts", "open", "high", "low", "close", "volume"])
-    if frame.empty:
+    if not candles:
         return pd.DataFrame(columns=list(PRICE_COLUMNS))
-    misaligned = frame["ts"].astype("int64") % DAY_MS != 0
-    if misaligned.any():
-        raise MalformedResponseError(
-            f"{source} {symbol}: candle opening at {int(frame.loc[misaligned, 'ts'].iloc[0])} ms is not 00:00 UTC"
-        )
-    days = pd.to_datetime(frame["ts"].astype("int64"), unit="ms", utc=True).dt.date
-    prices = frame[["open", "high", "low", "close", "volume"]].astype("float64")
+    prices, opens = _opened(candles, DAY_MS, "00:00 UTC", symbol, source)
     return prices.assign(
         symbol=symbol,
         asset_class="crypto",
-        date=days,
+        date=opens.dt.date,
         served_adj_close=None,
         served_as_of=None,
         source=source,
@@ -114,17 +124,10 @@ def hourly_rows(candles: Sequence[Sequence[float]], symbol: str, source: str, fe
 
     A candle that does not open at the top of a UTC hour is not an hourly candle: the whole answer is malformed.
     """
-    frame = pd.DataFrame([list(c)[:6] for c in candles], columns=["ts", "open", "high", "low", "close", "volume"])
-    if frame.empty:
+    if not candles:
         return pd.DataFrame(columns=list(CANDLE_COLUMNS))
-    misaligned = frame["ts"].astype("int64") % HOUR_MS != 0
-    if misaligned.any():
-        raise MalformedResponseError(
-            f"{source} {symbol}: candle opening at {int(frame.loc[misaligned, 'ts'].iloc[0])} ms is not on the hour"
-        )
-    prices = frame[["open", "high", "low", "close", "volume"]].astype("float64")
-    open_times = pd.to_datetime(frame["ts"].astype("int64"), unit="ms", utc=True)
-    return prices.assign(symbol=symbol, interval="1h", open_time=open_times, source=source,
+    prices, opens = _opened(candles, HOUR_MS, "on the hour", symbol, source)
+    return prices.assign(symbol=symbol, interval="1h", open_time=opens, source=source,
                          fetched_at=fetched_at)[list(CANDLE_COLUMNS)]  # fmt: skip
 
 

@@ -17,7 +17,7 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
-from lumia_assets.defs.check_results import ERROR, WARN
+from lumia_assets.defs.check_results import ERROR, WARN, coverage_severity, partitions_label
 from lumia_assets.defs.check_steps import Check, ScopeFactory, Verdict, check_step
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.prices.hourly_checks import AGREEMENT_DESCRIPTION
@@ -30,7 +30,6 @@ from lumia_assets.warehouse import candle_quality, quality, repairs
 from lumia_assets.warehouse.store import active_symbols
 
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
-MISSING_DAY_COVERAGE = 0.5  # below this share of symbols, a date counts as missing: ERROR, alerting
 CROSS_EXCHANGE_SAMPLE = 10
 CROSS_EXCHANGE_TOLERANCE = 0.005
 
@@ -56,22 +55,10 @@ class Scope:
         return {"partitions": self.partitions, "dates": len(self.dates)}
 
 
-def coverage_severity(result: quality.QualityResult) -> dg.AssetCheckSeverity:
-    """WARN for a thin date; ERROR when a date lost most of its bars (a missing day is missing data, not noise)."""
-    worst = min((row["coverage"] for row in result.sample), default=1.0)
-    return ERROR if worst < MISSING_DAY_COVERAGE else WARN
-
-
 def evaluated_dates(context: dg.AssetCheckExecutionContext, feed: PriceFeed) -> list[date]:
     """The calendar dates of the run's partition (range) that have closed."""
     last_closed = feed.last_closed(clock.utc_now())
     return [day for day in window_dates(context.partition_time_window, feed.calendar) if day <= last_closed]
-
-
-def partitions_label(context: dg.AssetCheckExecutionContext) -> str:
-    """``first..last`` of the run's partition range, or its one key."""
-    keys = context.partition_key_range
-    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
 
 
 def window_checks(feed: PriceFeed) -> list[Check[Scope]]:

@@ -12,14 +12,13 @@ from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
 from lumia_assets.calendars import last_closed_crypto_hour
-from lumia_assets.defs.check_results import ERROR, WARN
+from lumia_assets.defs.check_results import ERROR, coverage_severity, partitions_label
 from lumia_assets.defs.check_steps import Check, Verdict, check_step
 from lumia_assets.defs.prices.hourly import HOURLY_PARTITIONS, crypto_hourly_prices, window_hours
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse import candle_quality, quality
 
-MISSING_HOUR_COVERAGE = 0.5  # below this share of pairs, an hour counts as missing: ERROR, alerting
 AGREEMENT_DESCRIPTION = (
     "For every pair and UTC day with all 24 hourly candles and a daily candle from the same venue, the hours "
     "aggregate to the day: open = the first open, close = the last close, high = the maximum, low = the minimum, "
@@ -49,8 +48,7 @@ def hour_scope(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResou
     """The run's closed hours."""
     last_closed = last_closed_crypto_hour(clock.utc_now())
     hours = [hour for hour in window_hours(context.partition_time_window) if hour <= last_closed]
-    keys = context.partition_key_range
-    return HourScope(warehouse.engine(), hours, keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}")
+    return HourScope(warehouse.engine(), hours, partitions_label(context))
 
 
 def sanity(scope: HourScope) -> Verdict:
@@ -64,9 +62,8 @@ def coverage(scope: HourScope) -> Verdict:
     settings = Settings.from_env()
     threshold = settings.coverage_threshold
     result = candle_quality.candle_coverage(scope.engine, scope.hours, threshold / 100, selection=settings.selection)
-    worst = min((row["coverage"] for row in result.sample), default=1.0)
     metadata = {"threshold_pct": threshold, "selection": settings.selection.describe(), **scope.metadata()}
-    return Verdict(result, ERROR if worst < MISSING_HOUR_COVERAGE else WARN, metadata)
+    return Verdict(result, coverage_severity(result), metadata)
 
 
 def agreement(scope: HourScope) -> Verdict:
