@@ -50,6 +50,10 @@ PRICE_COLUMNS: Final = (
     "fetched_at",  # tz-aware UTC datetime
 )
 
+# Crypto sources that serve an aggregated dollar price across venues, not one exchange's trades: the opt-in last
+# fallbacks of LUMIA_CRYPTO_FALLBACKS. A crypto row is marked as aggregated by its ``source`` alone.
+AGGREGATED_SOURCES: Final = ("yahoo",)
+
 # One row per (symbol, interval, open_time): an intraday crypto candle as the venue traded it.
 CANDLE_COLUMNS: Final = (
     "symbol",
@@ -63,6 +67,26 @@ CANDLE_COLUMNS: Final = (
     "source",  # the venue that served it
     "fetched_at",  # tz-aware UTC datetime
 )
+
+# One row per crypto base currency (BTC): the CoinGecko coin it stands for, and how that was decided.
+COIN_COLUMNS: Final = (
+    "base",  # the exchanges' spelling of the base currency
+    "coin_id",  # CoinGecko's id: bitcoin, ethereum
+    "name",
+    "market_cap_usd",  # the coin's market cap when the mapping was made; None when CoinGecko has none
+    "market_cap_rank",  # CoinGecko's rank by market cap (1 is the largest); None when it has none
+    "candidates",  # how many CoinGecko ids share the ticker
+    "resolved_by",  # one of COIN_RESOLUTIONS
+    "source",
+    "fetched_at",
+)
+COIN_RESOLUTIONS: Final = ("only", "market_cap", "override")
+
+# One row per (coin_id, date): CoinGecko's aggregated dollar price at the end of that UTC day (its point at the next
+# 00:00 UTC), the 24 hours' dollar volume and the market cap then. A witness for the stored candles.
+REFERENCE_PRICE_COLUMNS: Final = (
+    "coin_id", "date", "price_usd", "volume_usd", "market_cap_usd", "source", "fetched_at"
+)  # fmt: skip
 
 # Splits, dividends and capital gains, as traded. value: split ratio (2.0 for 2:1) or cash per share on the
 # ex-date; in_dividend: a capital gain the same day's dividend already includes.

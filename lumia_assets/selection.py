@@ -7,7 +7,9 @@ instruments the price assets fetch and that coverage, gaps and status count. Rea
 - ``LUMIA_INCLUDE`` / ``LUMIA_EXCLUDE``: symbols for every class, and ``LUMIA_INCLUDE_<CLASS>`` /
   ``LUMIA_EXCLUDE_<CLASS>`` (``STOCK``, ``ETF``, ``MUTUAL_FUND``, ``CRYPTO``) for one. A class with an include list
   prices only its members; an exclusion wins over an inclusion;
-- ``LUMIA_CRYPTO_QUOTES`` / ``LUMIA_CRYPTO_BASES``: the pairs' quote and base currencies (default: any).
+- ``LUMIA_CRYPTO_QUOTES`` / ``LUMIA_CRYPTO_BASES``: the pairs' quote and base currencies (default: any);
+- ``LUMIA_CRYPTO_TOP_COINS``: only pairs whose base is one of the N largest coins by market cap (CoinGecko's rank,
+  as ``crypto_coins`` last recorded it).
 
 A list is comma- or space-separated, and an item ``@PATH`` reads a file of one symbol a line (``#`` starts a
 comment). A symbol may be spelled any of the ways lumia understands: ``BRK.B``, ``BRK-B`` or ``BRK/B``; a pair
@@ -62,6 +64,7 @@ class PriceSelection:
     excludes: tuple[SymbolList, ...] = ()
     crypto_quotes: tuple[str, ...] = ()
     crypto_bases: tuple[str, ...] = ()
+    crypto_top_coins: int | None = None
 
     @property
     def everything(self) -> bool:
@@ -92,6 +95,8 @@ class PriceSelection:
             parts.append(f"quotes {','.join(self.crypto_quotes)}")
         if self.crypto_bases:
             parts.append(f"bases {','.join(self.crypto_bases)}")
+        if self.crypto_top_coins:
+            parts.append(f"the top {self.crypto_top_coins} coins by market cap")
         return "; ".join(parts)
 
 
@@ -143,6 +148,14 @@ def _codes(setting: str, value: str) -> tuple[str, ...]:
     return codes
 
 
+def _top_coins(value: str) -> int | None:
+    if not value.strip():
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SelectionError(f"LUMIA_CRYPTO_TOP_COINS={value!r} is not a whole number above zero, e.g. 100")
+    return int(value)
+
+
 def _asset_classes(value: str) -> tuple[str, ...]:
     if not value.strip():
         return ASSET_CLASSES
@@ -177,6 +190,9 @@ def selection_from_env(env: Mapping[str, str]) -> PriceSelection:
                 found.append(symbols)
     quotes = _codes("LUMIA_CRYPTO_QUOTES", env.get("LUMIA_CRYPTO_QUOTES", ""))
     bases = _codes("LUMIA_CRYPTO_BASES", env.get("LUMIA_CRYPTO_BASES", ""))
-    if (quotes or bases) and "crypto" not in classes:
-        raise _not_priced("LUMIA_CRYPTO_QUOTES" if quotes else "LUMIA_CRYPTO_BASES", "crypto", classes)
-    return PriceSelection(classes, tuple(lists["INCLUDE"]), tuple(lists["EXCLUDE"]), quotes, bases)
+    top = _top_coins(env.get("LUMIA_CRYPTO_TOP_COINS", ""))
+    narrowing = {"LUMIA_CRYPTO_QUOTES": quotes, "LUMIA_CRYPTO_BASES": bases, "LUMIA_CRYPTO_TOP_COINS": top}
+    for setting, value in narrowing.items():
+        if value and "crypto" not in classes:
+            raise _not_priced(setting, "crypto", classes)
+    return PriceSelection(classes, tuple(lists["INCLUDE"]), tuple(lists["EXCLUDE"]), quotes, bases, top)

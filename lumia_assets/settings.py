@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from lumia_assets import clock
+from lumia_assets.frames import AGGREGATED_SOURCES
 from lumia_assets.selection import EVERYTHING, PriceSelection, SelectionError, selection_from_env
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -143,6 +144,27 @@ def _parse_exchanges(name: str, raw: str) -> tuple[str, ...]:
     return ids
 
 
+def _parse_coin_ids(name: str, raw: str) -> dict[str, str]:
+    """``BASE=coin-id`` pairs, comma-separated: the CoinGecko coin a crypto base stands for."""
+    mapping = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        base, equals, coin_id = (part.strip() for part in entry.partition("="))
+        if not (equals and base.isalnum() and coin_id and all(c.isalnum() or c in "-_." for c in coin_id)):
+            raise SettingsError(f"{name}: bad entry {entry!r}; expected BASE=coin-id, e.g. ETH=ethereum")
+        mapping[base.upper()] = coin_id.lower()
+    return mapping
+
+
+def _parse_fallbacks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated crypto fallbacks, each one of ``AGGREGATED_SOURCES``."""
+    ids = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [fallback for fallback in ids if fallback not in AGGREGATED_SOURCES]
+    if unknown:
+        raise SettingsError(f"{name}={raw!r}: unknown fallback {unknown[0]!r}; the only one is "
+                            f"{', '.join(AGGREGATED_SOURCES)} (or leave it unset: no fallback)")  # fmt: skip
+    return ids
+
+
 def _parse_upstream(name: str, raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise SettingsError(f"{name}={raw!r} must start with http:// or https://")
@@ -159,6 +181,7 @@ class Settings:
     http_timeout: float
     crypto_exchanges: tuple[str, ...]
     prices_start: date
+    crypto_fallbacks: tuple[str, ...] = ()
     hourly_start: date = DEFAULT_PRICES_START
     gap_lookback_days: int = 30
     gap_max_runs: int = 2
@@ -180,6 +203,9 @@ class Settings:
     slack_token: str | None = field(default=None, repr=False)
     slack_channel: str | None = None
     run_retention_days: int = 90
+    coingecko_api_key: str | None = field(default=None, repr=False)
+    coingecko_ids: dict[str, str] = field(default_factory=dict)
+    coingecko_max_coins: int = 100
     selection: PriceSelection = EVERYTHING
 
     @classmethod
@@ -192,6 +218,7 @@ class Settings:
             http_timeout=_read("LUMIA_HTTP_TIMEOUT", _parse_positive_float, 30.0),
             crypto_exchanges=_read("LUMIA_CRYPTO_EXCHANGES", _parse_exchanges, DEFAULT_CRYPTO_EXCHANGES),
             prices_start=_read("LUMIA_PRICES_START_DATE", _parse_date, DEFAULT_PRICES_START),
+            crypto_fallbacks=_read("LUMIA_CRYPTO_FALLBACKS", _parse_fallbacks, ()),
             hourly_start=_read("LUMIA_HOURLY_START_DATE", _parse_date, None) or default_hourly_start(),
             gap_lookback_days=_read("LUMIA_GAP_LOOKBACK_DAYS", _parse_positive_int, 30),
             gap_max_runs=_read("LUMIA_GAP_MAX_RUNS", _parse_positive_int, 2),
@@ -213,6 +240,9 @@ class Settings:
             slack_token=_read("LUMIA_SLACK_TOKEN", _parse_text, None),
             slack_channel=_read("LUMIA_SLACK_CHANNEL", _parse_text, None),
             run_retention_days=_read("LUMIA_RUN_RETENTION_DAYS", _parse_positive_int, 90),
+            coingecko_api_key=_read("LUMIA_COINGECKO_API_KEY", _parse_text, None),
+            coingecko_ids=_read("LUMIA_COINGECKO_IDS", _parse_coin_ids, {}),
+            coingecko_max_coins=_read("LUMIA_COINGECKO_MAX_COINS", _parse_positive_int, 100),
             selection=_selection(),
         )
 

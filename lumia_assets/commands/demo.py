@@ -21,7 +21,7 @@ SMALL_PROFILE_BOUNDS = {"LUMIA_MIN_STOCKS": "20", "LUMIA_MIN_FUNDS": "5", "LUMIA
 SIMULATOR_BUDGETS = ",".join(
     f"{host}=200:50"
     for host in ("query1.finance.yahoo.com", "query2.finance.yahoo.com", "api.binance.com", "api.kraken.com",
-                 "api.exchange.coinbase.com")
+                 "api.exchange.coinbase.com", "api.coingecko.com")
 )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,13 @@ def tally_metadata(tally: Tally) -> dict[str, Any]:
         "symbols_by_source": dg.MetadataValue.json(tally.sources),
         "batches": tally.batches,
     }
+
+
+def fallback_metadata(tally: Tally, fallback_sources: Sequence[str]) -> dict[str, int]:
+    """How many symbols a feed with fallbacks got from them (their rows' ``source``); nothing for other feeds."""
+    if not fallback_sources:
+        return {}
+    return {"symbols_from_fallback": sum(tally.sources.get(source, 0) for source in fallback_sources)}
 
 
 def upstream_metadata(client: HttpClient) -> dict[str, Any]:

@@ -41,6 +41,10 @@ class UpstreamResource(dg.ConfigurableResource):
     user_agent: str = Field(description="User-Agent with a contact address, as SEC asks (LUMIA_USER_AGENT).")
     timeout_seconds: float = Field(description="Per-request timeout (LUMIA_HTTP_TIMEOUT).")
     crypto_exchanges: list[str] = Field(description="ccxt exchange ids, primary first (LUMIA_CRYPTO_EXCHANGES).")
+    crypto_fallbacks: list[str] = Field(
+        default_factory=list,
+        description="Last resorts of a dollar pair every exchange failed (LUMIA_CRYPTO_FALLBACKS).",
+    )
     rate_limits: str = Field(default="", description="Per-host budgets HOST=RATE[:BURST],... (LUMIA_RATE_LIMITS).")
     max_retries: int = Field(default=4, description="Retries of a retryable failure (LUMIA_MAX_RETRIES).")
     retry_max_seconds: float = Field(default=120.0, description="Retry time bound (LUMIA_RETRY_MAX_SECONDS).")
@@ -77,6 +81,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             user_agent=settings.user_agent,
             timeout_seconds=settings.http_timeout,
             crypto_exchanges=list(settings.crypto_exchanges),
+            crypto_fallbacks=list(settings.crypto_fallbacks),
             rate_limits=settings.rate_limits,
             max_retries=settings.max_retries,
             retry_max_seconds=settings.retry_max_seconds,

@@ -8,6 +8,7 @@ import pandas as pd
 
 from lumia_assets.calendars import calendar_dates, last_closed_crypto_day, last_closed_equity_session
 from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
+from lumia_assets.frames import AGGREGATED_SOURCES
 from lumia_assets.settings import Settings
 
 
@@ -22,6 +23,7 @@ class PriceFeed:
     source_symbol: Callable[[pd.Series], str]
     compares_history: bool  # answers re-read recent history, compared with the record (restatements)
     deadline: PartitionDeadline
+    fallback_sources: tuple[str, ...] = ()  # sources a symbol's rows come from when its own sources all failed
 
     @property
     def calendar(self) -> str:
@@ -46,6 +48,7 @@ CRYPTO_FEED = PriceFeed(
     source_symbol=lambda row: row["symbol"],
     compares_history=False,  # exchanges serve candles as traded and never restate them afterwards
     deadline=CRYPTO_DEADLINE,
+    fallback_sources=AGGREGATED_SOURCES,  # opt-in: LUMIA_CRYPTO_FALLBACKS
 )
 FEEDS = {feed.name: feed for feed in (EQUITY_FEED, CRYPTO_FEED)}
 

@@ -1,8 +1,10 @@
 """The simulated crypto market: spot pairs on several exchanges, 24/7 UTC-day and hourly candles, one path per pair.
 
 The same pair on two exchanges follows one underlying path with tiny per-exchange noise, so closes agree
-within about 0.1%; ``set_price_skew`` makes one exchange disagree for tests. An exchange's hourly candles split
-its daily ones (``sim.hours``), so they aggregate back to them exactly.
+within about 0.1%. Every pair of a coin quoted in dollars (USD, USDT, USDC) follows the coin's dollar walk
+(``coin_path``), the aggregated price CoinGecko and Yahoo quote. ``set_price_skew`` makes one exchange disagree
+for tests. An exchange's hourly candles split its daily ones (``sim.hours``), so they aggregate back to them
+exactly.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from lumia_assets.sim.clock import SimClock
 from lumia_assets.sim.config import SimConfig
 from lumia_assets.sim.hours import split_day
 from lumia_assets.sim.protocol import HostApp
-from lumia_assets.sim.randomwalk import random_walk_ohlcv, symbol_rng
+from lumia_assets.sim.randomwalk import OhlcvPath, random_walk_ohlcv, symbol_rng
 
 EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 MAJORS = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "LINK", "AVAX", "ATOM", "TRX", "UNI", "BCH")
@@ -29,6 +31,7 @@ QUOTES = {
     "kraken": ("USD", "EUR", "USDT"),
     "coinbaseexchange": ("USD", "USDC", "EUR"),
 }
+DOLLARS = ("USD", "USDT", "USDC")  # quotes whose pairs follow one dollar walk per coin
 START_PRICES = {"BTC": 15_000.0, "ETH": 800.0, "USDT": 1.0, "USDC": 1.0, "USD": 1.0, "EUR": 1.1}
 HORIZON_DAYS = 5_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -127,6 +130,17 @@ class CryptoMarket:
     def pair(self, exchange: str, symbol: str) -> Pair | None:
         return self._pairs.get(exchange, {}).get(symbol)
 
+    def coins(self) -> list[str]:
+        """Every base currency some exchange lists a pair of, sorted."""
+        return sorted({pair.base for exchange in EXCHANGES for pair in self._pairs[exchange].values()})
+
+    def coin_days(self, coin: str, first: date, last: date) -> pd.DataFrame:
+        """Truth: the coin's aggregated dollar candles (``coin_path``) of the UTC days ``first``..``last`` that have
+        closed by now, indexed by date."""
+        frame = coin_path(self.config.seed, self.config.history_start, coin)
+        last = min(last, (self.clock.now() - DAY).date())
+        return frame[(frame.index >= max(first, self.config.history_start)) & (frame.index <= last)]
+
     def markets(self, exchange: str) -> pd.DataFrame:
         """Truth: symbol, base, quote, native_id, active, listed_on, delisted_on."""
         today = self.clock.now().date()
@@ -205,21 +219,38 @@ class CryptoMarket:
         return frame.reset_index(drop=True).assign(open_ms=[open_ms(key) for key in keys], key=keys)
 
 
+@lru_cache(maxsize=4096)
+def _walk(seed: int, start: date, coin: str, walk: str) -> OhlcvPath:
+    """The random walk named ``walk`` (a pair, or ``COIN/USD`` for every dollar-quoted pair of ``coin``)."""
+    rng = symbol_rng(seed, walk, "crypto")
+    start_price = START_PRICES.get(coin) or float(np.round(rng.uniform(0.05, 300), 4))
+    return random_walk_ohlcv(rng, HORIZON_DAYS, start_price, daily_volatility=0.035, mean_volume=5_000,
+                             volume_decimals=4)  # fmt: skip
+
+
+def _days(start: date) -> pd.Index:
+    return pd.Index([start + timedelta(days=i) for i in range(HORIZON_DAYS)], name="date")
+
+
 @lru_cache(maxsize=8192)
 def _path(seed: int, start: date, exchange: str, symbol: str) -> pd.DataFrame:
     base, quote = symbol.split("/")
-    rng = symbol_rng(seed, symbol, "crypto")
-    start_price = START_PRICES.get(base) or float(np.round(rng.uniform(0.05, 300), 4))
-    path = random_walk_ohlcv(
-        rng, HORIZON_DAYS, start_price, daily_volatility=0.035, mean_volume=5_000, volume_decimals=4
-    )
+    path = _walk(seed, start, base, f"{base}/USD" if quote in DOLLARS else symbol)
     quote_factor = 1.0 / START_PRICES.get(quote, 1.0) if quote in ("BTC", "ETH") else 1.0
     noise = 1.0 + symbol_rng(seed, f"{exchange}:{symbol}", "noise").normal(0, 0.0002, HORIZON_DAYS)
-    days = pd.Index([start + timedelta(days=i) for i in range(HORIZON_DAYS)], name="date")
     prices = {c: np.round(getattr(path, c) * quote_factor * noise, 8) for c in ("open", "high", "low", "close")}
     prices["high"] = np.maximum.reduce([prices["open"], prices["high"], prices["close"]])
     prices["low"] = np.minimum.reduce([prices["open"], prices["low"], prices["close"]])
-    return pd.DataFrame({**prices, "volume": path.volume}, index=days)
+    return pd.DataFrame({**prices, "volume": path.volume}, index=_days(start))
+
+
+@lru_cache(maxsize=4096)
+def coin_path(seed: int, start: date, coin: str) -> pd.DataFrame:
+    """The coin's aggregated dollar price by UTC day (open, high, low, close, volume in coins): the walk every
+    dollar-quoted pair of the coin follows, without any exchange's noise. What CoinGecko and Yahoo quote."""
+    path = _walk(seed, start, coin, f"{coin}/USD")
+    columns = {c: np.round(getattr(path, c), 8) for c in ("open", "high", "low", "close")}
+    return pd.DataFrame({**columns, "volume": path.volume}, index=_days(start))
 
 
 def native_id(exchange: str, pair: Pair) -> str:
@@ -232,9 +263,10 @@ def native_id(exchange: str, pair: Pair) -> str:
 
 
 def crypto_apps(market: CryptoMarket) -> list[HostApp]:
-    """The simulated exchanges' REST APIs."""
+    """The simulated crypto upstreams' REST APIs: the exchanges, and CoinGecko's reference prices."""
     from lumia_assets.sim.binance import BinanceApp
     from lumia_assets.sim.coinbase import CoinbaseExchangeApp
+    from lumia_assets.sim.coingecko import CoinGeckoApp
     from lumia_assets.sim.kraken import KrakenApp
 
-    return [BinanceApp(market), KrakenApp(market), CoinbaseExchangeApp(market)]
+    return [BinanceApp(market), KrakenApp(market), CoinbaseExchangeApp(market), CoinGeckoApp(market)]

@@ -26,7 +26,7 @@ class MarketSimulator:
         self.clock = SimClock.from_config(self.config)
         self.equities = EquityMarket(self.config, self.clock)
         self.crypto = CryptoMarket(self.config, self.clock)
-        self._apps = [NasdaqTraderApp(self.equities), SecApp(self.equities), YahooApp(self.equities)]
+        self._apps = [NasdaqTraderApp(self.equities), SecApp(self.equities), YahooApp(self.equities, self.crypto)]
         self._apps += crypto_apps(self.crypto)
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None

@@ -1,11 +1,15 @@
-"""Yahoo Finance: the v8 chart API, plus the cookie, crumb and consent endpoints yfinance calls first."""
+"""Yahoo Finance: the v8 chart API (equities, and crypto's ``BTC-USD``), plus the cookie, crumb and consent endpoints
+yfinance calls first."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
+from lumia_assets.sim.crypto import CryptoMarket
 from lumia_assets.sim.equities import NEW_YORK, Bars, EquityMarket, Instrument
 from lumia_assets.sim.protocol import SimRequest, SimResponse
+from lumia_assets.sim.yahoo_crypto import CoinCharts
 
 CRUMB = "SimCrumb0lumia"
 COOKIE = {"Set-Cookie": "A3=d=AQABBsim&S=AQAAAsim; Max-Age=31557600; Path=/; SameSite=None; HttpOnly"}
@@ -51,7 +55,6 @@ def _trading_period(day: date) -> dict[str, dict[str, object]]:
 def _meta(instrument: Instrument, served: Bars, now: datetime) -> dict[str, object]:
     """``chart.result[0].meta`` for ``instrument`` at ``now``; ``served`` is its whole served history."""
     local_now = now.astimezone(NEW_YORK)
-    last_close = float(served.close[-1]) if len(served) else None
     regular_hours = 6 * 3600 + 1800  # the last trade is at the close, or now while open (half days aside)
     last_time = min(int(now.timestamp()), int(served.ts[-1]) + regular_hours) if len(served) else None
     return {
@@ -60,18 +63,25 @@ def _meta(instrument: Instrument, served: Bars, now: datetime) -> dict[str, obje
         "exchangeName": instrument.yahoo_exchange,
         "fullExchangeName": FULL_EXCHANGE_NAMES[instrument.yahoo_exchange],
         "instrumentType": INSTRUMENT_TYPES[instrument.asset_class],
-        "firstTradeDate": int(served.ts[0]) if len(served) else None,
         "regularMarketTime": last_time,
         "hasPrePostMarketData": instrument.asset_class != "mutual_fund",
         "gmtoffset": int(local_now.utcoffset().total_seconds()),  # type: ignore[union-attr]
         "timezone": local_now.tzname(),
         "exchangeTimezoneName": "America/New_York",
-        "regularMarketPrice": last_close,
         "longName": instrument.name,
         "shortName": instrument.name[:32],
+        "currentTradingPeriod": _trading_period(local_now.date()),
+    }
+
+
+def _history_meta(served: Bars) -> dict[str, object]:
+    """The ``meta`` fields of any chart that follow from its whole served history."""
+    last_close = float(served.close[-1]) if len(served) else None
+    return {
+        "firstTradeDate": int(served.ts[0]) if len(served) else None,
+        "regularMarketPrice": last_close,
         "chartPreviousClose": last_close,
         "priceHint": 2,
-        "currentTradingPeriod": _trading_period(local_now.date()),
         "dataGranularity": "1d",
         "range": "",
         "validRanges": VALID_RANGES,
@@ -124,14 +134,40 @@ def _in_range(request: SimRequest, served: Bars, now: datetime) -> Bars | None:
     return served if range_ == "max" else None
 
 
+def _chart_answer(request: SimRequest, meta: dict[str, object], served: Bars, now: datetime,
+                  names: Collection[str]) -> SimResponse:  # fmt: skip
+    """The chart answer of the ``served`` bars the request selects, without the candles fault injection removes for
+    any of ``names`` (the symbol's spellings); ``meta`` holds the instrument's own fields."""
+    if request.param("interval", "1d") != "1d":
+        return _chart_error("Unprocessable Entity", "the simulator serves interval=1d only", 422)
+    bars = _in_range(request, served, now)
+    if bars is None:
+        return _chart_error("Bad Request", f"Invalid input - range {request.param('range')!r}", 400)
+    bars = bars.without(day for sym, day in request.missing_candles if sym in names)
+    result: dict[str, object] = {"meta": {**meta, **_history_meta(served)}}
+    if not len(bars):
+        result["indicators"] = {"quote": [{}], "adjclose": [{}]}
+        return SimResponse.json({"chart": {"result": [result], "error": None}})
+    result["timestamp"] = bars.ts.tolist()
+    if events := _events(bars):
+        result["events"] = events
+    quote = {name: getattr(bars, name).tolist() for name in ("open", "high", "low", "close")}
+    result["indicators"] = {
+        "quote": [{**quote, "volume": bars.volume.astype("int64").tolist()}],
+        "adjclose": [{"adjclose": bars.adj_close.tolist()}],
+    }
+    return SimResponse.json({"chart": {"result": [result], "error": None}})
+
+
 class YahooApp:
-    """``query1``/``query2.finance.yahoo.com`` and the cookie hosts. Symbols are Yahoo's spelling (BRK-B)."""
+    """``query1``/``query2.finance.yahoo.com`` and the cookie hosts. Symbols are Yahoo's spelling (BRK-B, BTC-USD)."""
 
     hosts = ("query1.finance.yahoo.com", "query2.finance.yahoo.com", "fc.yahoo.com", "guce.yahoo.com",
              "consent.yahoo.com")  # fmt: skip
 
-    def __init__(self, market: EquityMarket) -> None:
+    def __init__(self, market: EquityMarket, crypto: CryptoMarket) -> None:
         self.market = market
+        self.coins = CoinCharts(crypto)
 
     def handle(self, request: SimRequest) -> SimResponse:
         if request.host == "fc.yahoo.com":  # the real one answers 404, but with the A3 cookie
@@ -169,26 +205,13 @@ class YahooApp:
 
     def _chart(self, request: SimRequest, symbol: str) -> SimResponse:
         instrument = self._known(symbol)
-        if instrument is None:
-            return SimResponse.json(NO_DATA_BODY, 404)
-        if request.param("interval", "1d") != "1d":
-            return _chart_error("Unprocessable Entity", "the simulator serves interval=1d only", 422)
-        now = self.market.clock.now()
-        served = self.market.served_bars(instrument, now)
-        bars = _in_range(request, served, now)
-        if bars is None:
-            return _chart_error("Bad Request", f"Invalid input - range {request.param('range')!r}", 400)
-        bars = bars.without(day for sym, day in request.missing_candles if sym in (symbol, instrument.symbol))
-        result: dict[str, object] = {"meta": _meta(instrument, served, now)}
-        if not len(bars):
-            result["indicators"] = {"quote": [{}], "adjclose": [{}]}
-            return SimResponse.json({"chart": {"result": [result], "error": None}})
-        result["timestamp"] = bars.ts.tolist()
-        if events := _events(bars):
-            result["events"] = events
-        quote = {name: getattr(bars, name).tolist() for name in ("open", "high", "low", "close")}
-        result["indicators"] = {
-            "quote": [{**quote, "volume": bars.volume.astype("int64").tolist()}],
-            "adjclose": [{"adjclose": bars.adj_close.tolist()}],
-        }
-        return SimResponse.json({"chart": {"result": [result], "error": None}})
+        if instrument is not None:
+            now = self.market.clock.now()
+            served = self.market.served_bars(instrument, now)
+            return _chart_answer(request, _meta(instrument, served, now), served, now, (symbol, instrument.symbol))
+        coin = self.coins.coin(symbol)
+        if coin is not None:
+            now = self.coins.market.clock.now()
+            served = self.coins.served(coin, now)
+            return _chart_answer(request, self.coins.meta(symbol, now), served, now, (symbol, symbol.replace("-", "/")))
+        return SimResponse.json(NO_DATA_BODY, 404)

@@ -63,6 +63,8 @@ DEFAULT_HOST_RATES: dict[str, HostRate] = {
     "api.kraken.com": HostRate(1.0, 3.0),
     # Coinbase Exchange public endpoints: 10 requests per second, bursts up to 15.
     "api.exchange.coinbase.com": HostRate(10.0, 15.0),
+    # CoinGecko's free tier: 50 calls a minute; 48 a minute plus a burst of 2 never exceeds 50 in any minute.
+    "api.coingecko.com": HostRate(0.8, 2.0),
     # SEC EDGAR fair access policy: at most 10 requests per second.
     "www.sec.gov": HostRate(10.0, 10.0),
     # NASDAQ Trader symbol directories: a handful of files, no published limit.

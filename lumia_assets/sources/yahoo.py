@@ -1,4 +1,5 @@
-"""Daily bars, splits, dividends and capital gains from Yahoo, through the real yfinance client.
+"""Daily bars, splits, dividends and capital gains from Yahoo, through the real yfinance client; and Yahoo's daily
+crypto charts (``BTC-USD``), the opt-in last fallback of the dollar pairs.
 
 One chart request per symbol per range: ``Ticker.history(start, end)`` with the exchange time zone preset (no
 time-zone lookup), ``auto_adjust=False`` (raw OHLC next to ``Adj Close``) and no repair (never invent prices).
@@ -33,6 +34,8 @@ ACTION_DECIMALS = 6  # cash per share, multiplied back by later split ratios
 PRICE_DECIMALS = 4  # US listings trade in $0.0001 ticks at most: a re-fetch on another day stores identical values
 DELISTED_AFTER_DAYS = 30  # no trade for this long before the range's end: the symbol stopped trading
 ACTION_COLUMNS = {"Stock Splits": "split", "Dividends": "dividend", "Capital Gains": "capital_gain"}
+CRYPTO_QUOTE, CRYPTO_TIMEZONE = "USD", "UTC"  # Yahoo's crypto charts: COIN-USD, candles opening at 00:00 UTC
+CRYPTO_VOLUME_DECIMALS = 8  # base units, as fine as the exchanges' volumes
 
 
 def configure_yfinance(cache_dir: Path) -> None:
@@ -109,6 +112,13 @@ def _witness(
     return served * ratios[last] / factor, days[last]
 
 
+def _require_columns(history: pd.DataFrame, symbol: str) -> None:
+    """A yfinance history without every column of ``HISTORY_COLUMNS`` is a malformed answer."""
+    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
+    if missing:
+        raise MalformedResponseError(f"{symbol}: Yahoo history lacks columns {missing}")
+
+
 def history_to_rows(
     history: pd.DataFrame,
     symbol: str,
@@ -127,9 +137,7 @@ def history_to_rows(
     ``Adj Close``, re-based to ``as_of`` (see :func:`_witness`), is kept as the witness. The index is the
     session's local timestamp (midnight in the exchange's zone), so ``.date`` is the session date itself.
     """
-    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
-    if missing:
-        raise MalformedResponseError(f"{symbol}: Yahoo history lacks columns {missing}")
+    _require_columns(history, symbol)
     days = pd.DatetimeIndex(history.index).date
     served = _served_actions(history, days)
     ratios = later_split_ratios(days, served)
@@ -184,23 +192,15 @@ def _no_data(symbol: str, yahoo_symbol: str, error: YFException, metadata: dict,
     return NoDataError(symbol, "no_bars", detail, listed_on, name)
 
 
-def fetch_yahoo_history(
-    session: curl_requests.Session,
-    symbol: str,
-    yahoo_symbol: str,
-    asset_class: str,
-    start: date,
-    end: date,
-    timeout: float = 30.0,
-) -> SymbolHistory:
-    """Bars and actions of ``symbol`` from ``start`` through now, as traded, in ONE chart request.
+def _daily_history(session: curl_requests.Session, symbol: str, yahoo_symbol: str, timezone: str, start: date,
+                   end: date, timeout: float) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+    """The daily chart of ``yahoo_symbol`` from ``start`` through now in ONE request, and its metadata.
 
-    The answer runs through the moment of the request, so that it reports every split its prices are adjusted
-    for (see :func:`history_to_rows`); ``end`` only decides whether an empty answer means "delisted". The caller
-    keeps the sessions it asked for and compares the rest with what it has stored.
+    The exchange time zone is preset (no time-zone lookup request), and Yahoo's failures are told apart; ``end``
+    only decides whether an empty answer means "delisted".
     """
     ticker = yf.Ticker(yahoo_symbol, session=session)
-    ticker._tz = EQUITY_TIMEZONE  # US listings: skip yfinance's time-zone lookup request
+    ticker._tz = timezone
     try:
         history = ticker.history(
             start=start, end=None, interval="1d", auto_adjust=False, actions=True, repair=False, timeout=timeout
@@ -214,6 +214,69 @@ def fetch_yahoo_history(
         raise _no_data(symbol, yahoo_symbol, exc, error_metadata, end) from exc
     except (ValueError, KeyError, TypeError, YFException) as exc:
         raise MalformedResponseError(f"Yahoo's chart answer for {yahoo_symbol} is malformed: {exc}") from exc
-    metadata = ticker.get_history_metadata(repair=False)
+    return history, ticker.get_history_metadata(repair=False)
+
+
+def fetch_yahoo_history(
+    session: curl_requests.Session,
+    symbol: str,
+    yahoo_symbol: str,
+    asset_class: str,
+    start: date,
+    end: date,
+    timeout: float = 30.0,
+) -> SymbolHistory:
+    """Bars and actions of ``symbol`` from ``start`` through now, as traded, in ONE chart request.
+
+    The answer runs through the moment of the request, so that it reports every split its prices are adjusted
+    for (see :func:`history_to_rows`). The caller keeps the sessions it asked for and compares the rest with what
+    it has stored.
+    """
+    history, metadata = _daily_history(session, symbol, yahoo_symbol, EQUITY_TIMEZONE, start, end, timeout)
     rows = history_to_rows(history, symbol, asset_class, datetime.now(UTC), as_of=end)
     return SymbolHistory(rows.bars, rows.actions, _epoch_day(metadata.get("firstTradeDate")), _name(metadata))
+
+
+def _check_crypto_metadata(metadata: dict, pair: str, yahoo_symbol: str) -> None:
+    """A crypto chart is in US dollars by UTC day; any other answer would store the wrong prices or days."""
+    currency, timezone = metadata.get("currency"), metadata.get("exchangeTimezoneName")
+    if (currency, timezone) != (CRYPTO_QUOTE, CRYPTO_TIMEZONE):
+        raise MalformedResponseError(f"{pair}: Yahoo's chart for {yahoo_symbol} is in {currency} by {timezone} "
+                                     f"days, not {CRYPTO_QUOTE} by {CRYPTO_TIMEZONE} days")  # fmt: skip
+
+
+def crypto_history_to_rows(history: pd.DataFrame, pair: str, start: date, end: date,
+                           fetched_at: datetime) -> pd.DataFrame:  # fmt: skip
+    """The days ``start``..``end`` of a yfinance crypto ``history`` as warehouse rows (``PRICE_COLUMNS``).
+
+    Yahoo's crypto volume is in dollars: it is divided by the day's close, to base units like an exchange's.
+    Anything outside the range (today's candle, still open, above all) is left out.
+    """
+    _require_columns(history, pair)
+    days = pd.Series(pd.DatetimeIndex(history.index).date, index=history.index)
+    inside = history[(days >= start) & (days <= end)]
+    prices = {name: inside[column].to_numpy(dtype="float64") for column, name in PRICE_COLUMNS_SERVED.items()}
+    volume = np.round(inside["Volume"].to_numpy(dtype="float64") / prices["close"], CRYPTO_VOLUME_DECIMALS)
+    return pd.DataFrame(
+        {"symbol": pair, "asset_class": "crypto", "date": days[inside.index].to_numpy(), **prices, "volume": volume,
+         "served_adj_close": None, "served_as_of": None, "source": SOURCE, "fetched_at": fetched_at},
+        columns=list(PRICE_COLUMNS),
+    )  # fmt: skip
+
+
+def fetch_yahoo_crypto(
+    session: curl_requests.Session, pair: str, yahoo_symbol: str, start: date, end: date, timeout: float = 30.0
+) -> SymbolHistory:
+    """Daily candles of the dollar ``pair`` (``BTC/USD``) from ``start`` to ``end`` inclusive, from Yahoo's chart
+    ``yahoo_symbol`` (``BTC-USD``) in ONE request: an aggregated dollar price across venues, not one exchange's
+    trades.
+
+    Rows say ``source="yahoo"``. A crypto chart has no dividends or splits, so nothing is un-adjusted; the first
+    trade date and name Yahoo reports are the coin's, not the pair's, and are not passed on.
+    """
+    history, metadata = _daily_history(session, pair, yahoo_symbol, CRYPTO_TIMEZONE, start, end, timeout)
+    _check_crypto_metadata(metadata, pair, yahoo_symbol)
+    rows = crypto_history_to_rows(history, pair, start, end, datetime.now(UTC))
+    if rows.empty:
+        raise NoDataError(pair, "no_bars", f"Yahoo has no {yahoo_symbol} candles from {start} to {end}")
+    return SymbolHistory(rows, pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS)))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0006"  # the newest migration under migrations/versions; a test checks it against Alembic
+HEAD_REVISION = "0007"  # the newest migration under migrations/versions; a test checks it against Alembic
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 MIGRATION_LOCK_ID = 0x6C756D6961  # "lumia": one PostgreSQL advisory lock for schema upgrades
 

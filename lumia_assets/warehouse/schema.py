@@ -119,6 +119,40 @@ candles = sa.Table(
     sa.Index("ix_candles_interval_open_time_symbol", "interval", "open_time", "symbol"),
 )
 
+# The CoinGecko coin each crypto base currency stands for (CoinGecko's tickers are ambiguous), with its market cap
+# when the mapping was made: what the reference prices and the top-N-coins selection go by.
+coins = sa.Table(
+    "coins",
+    metadata,
+    sa.Column("base", sa.String(32), primary_key=True),
+    sa.Column("coin_id", sa.String(128), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("market_cap_usd", sa.Float),
+    sa.Column("market_cap_rank", sa.Integer),
+    sa.Column("candidates", sa.Integer, nullable=False),
+    sa.Column("resolved_by", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    _timestamp("fetched_at"),
+    sa.CheckConstraint("resolved_by IN ('only', 'market_cap', 'override')", name="resolved_by"),
+    sa.Index("ix_coins_coin_id", "coin_id"),
+)
+
+# CoinGecko's aggregated dollar price of a coin at the end of each UTC day: the witness the reconciliation check
+# compares the stored dollar-quoted closes with. Never a source of candles.
+reference_prices = sa.Table(
+    "reference_prices",
+    metadata,
+    sa.Column("coin_id", sa.String(128), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("price_usd", sa.Float, nullable=False),
+    sa.Column("volume_usd", sa.Float),
+    sa.Column("market_cap_usd", sa.Float),
+    sa.Column("source", sa.String(32), nullable=False),
+    _timestamp("fetched_at"),
+    # a day's prices of every coin (the reconciliation check, coverage)
+    sa.Index("ix_reference_prices_date_coin_id", "date", "coin_id"),
+)
+
 corporate_actions = sa.Table(
     "corporate_actions",
     metadata,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lumia_assets.selection import PriceSelection, spellings
-from lumia_assets.warehouse.schema import assets, crypto
+from lumia_assets.warehouse.schema import assets, coins, crypto
 
 
 def _named(symbols: Sequence[str]) -> sa.ColumnElement[bool]:
@@ -27,6 +27,10 @@ def _pairs_of(selection: PriceSelection) -> sa.ColumnElement[bool]:
         pair.append(pairs.c.quote.in_(list(selection.crypto_quotes)))
     if selection.crypto_bases:
         pair.append(pairs.c.base.in_(list(selection.crypto_bases)))
+    if selection.crypto_top_coins:
+        pair.append(
+            pairs.c.base.in_(sa.select(coins.c.base).where(coins.c.market_cap_rank <= selection.crypto_top_coins))
+        )
     return sa.select(pairs.c.symbol).where(*pair).exists()
 
 
@@ -42,7 +46,9 @@ def selected(selection: PriceSelection, asset_classes: Sequence[str]) -> sa.Colu
             conditions.append(_named(included))
         if excluded:
             conditions.append(~_named(excluded))
-        if asset_class == "crypto" and (selection.crypto_quotes or selection.crypto_bases):
+        if asset_class == "crypto" and (
+            selection.crypto_quotes or selection.crypto_bases or selection.crypto_top_coins
+        ):
             conditions.append(_pairs_of(selection))
         per_class.append(sa.and_(*conditions))
     return sa.or_(*per_class) if per_class else sa.false()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.prices.hourly import crypto_hourly_prices
+from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.settings import Settings
@@ -27,6 +28,8 @@ ALL_ASSETS = [
     crypto_daily_prices,
     crypto_hourly_prices,
     adjusted_daily_prices,
+    crypto_coins,
+    crypto_reference_prices,
 ]
 PRICE_VALUES = ["open", "high", "low", "close", "volume"]  # as traded
 ADJUSTED_VALUES = ["open", "high", "low", "close", "volume", "adj_close"]
@@ -34,7 +37,8 @@ ADJUSTED_VALUES = ["open", "high", "low", "close", "volume", "adj_close"]
 
 # The simulator has no rate limit unless a test sets one: budgets well above the production defaults keep tests fast.
 FAST_BUDGETS = (
-    "query2.finance.yahoo.com=100:20,api.binance.com=100:20,api.kraken.com=100:20,api.exchange.coinbase.com=100:20"
+    "query2.finance.yahoo.com=100:20,api.binance.com=100:20,api.kraken.com=100:20,api.exchange.coinbase.com=100:20,"
+    "api.coingecko.com=100:20"
 )
 
 

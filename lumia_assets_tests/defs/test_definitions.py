@@ -16,6 +16,8 @@ EXPECTED_GRAPH = {
     "equity_daily_prices": ["fund_universe", "stock_universe"],
     "crypto_daily_prices": ["crypto_universe"],
     "crypto_hourly_prices": ["crypto_universe"],
+    "crypto_coins": ["crypto_universe"],
+    "crypto_reference_prices": ["crypto_coins"],
     "adjusted_daily_prices": ["crypto_daily_prices", "equity_daily_prices"],
 }
 
@@ -60,6 +62,6 @@ def test_asset_graph_snapshot() -> None:
 def test_every_asset_is_described_grouped_and_owned() -> None:
     for spec in _loaded().resolve_all_asset_specs():
         assert spec.description, spec.key
-        assert spec.group_name in {"universe", "prices"}, spec.key
+        assert spec.group_name in {"universe", "prices", "reference"}, spec.key
         assert spec.owners, spec.key
         assert spec.kinds, spec.key

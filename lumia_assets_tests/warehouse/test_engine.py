@@ -23,7 +23,7 @@ from lumia_assets.warehouse.engine import (
 from lumia_assets.warehouse.store import upsert_daily_prices
 from lumia_assets_tests.warehouse.frames import DAYS, bars
 
-HEAD = "0006"  # the newest migration
+HEAD = "0007"  # the newest migration
 TABLES = {
     "assets",
     "etf",
@@ -35,6 +35,8 @@ TABLES = {
     "universe_snapshots",
     "gap_repairs",
     "priced_instruments",
+    "coins",
+    "reference_prices",
 }
 CONNECT_IN_A_CHILD = (
     "import sys; from lumia_assets.warehouse.engine import connect_warehouse; connect_warehouse(sys.argv[1])"

@@ -43,6 +43,9 @@ POLICIES = {
     "equity_daily_prices": EQUITY_POLICY,
     "crypto_daily_prices": CRYPTO_POLICY,
     "crypto_hourly_prices": HOURLY_POLICY,
+    # CoinGecko's witness: the coins with the daily reference run at 00:30 UTC, due with the candles by 02:00
+    "crypto_coins": CRYPTO_POLICY,
+    "crypto_reference_prices": CRYPTO_POLICY,
     # a view kept current by the price writer; its eager materialization follows every price run
     "adjusted_daily_prices": EQUITY_POLICY,
 }

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from lumia_assets import clock
 from lumia_assets.calendars import calendar_dates
 from lumia_assets.defs.api_notices import accepted
-from lumia_assets.defs.metadata import peak_memory_mb, sample, tally_metadata, upstream_metadata
+from lumia_assets.defs.metadata import fallback_metadata, peak_memory_mb, sample, tally_metadata, upstream_metadata
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
@@ -108,6 +108,7 @@ def report_metadata(report: CollectionReport, engine: Engine, feed: PriceFeed, c
         "last_date": str(report.sessions[-1]) if report.sessions else "",
         "sessions": len(report.sessions),
         **tally_metadata(report),
+        **fallback_metadata(report, feed.fallback_sources),
         "recently_priced_no_data_pct": round(100 * report.suspect_share, 2),
         "outage": report.outage,
         "restatements": len(report.restatements),
@@ -239,7 +240,8 @@ def equity_daily_prices(
 
 @price_asset(
     20,
-    "Daily UTC-day candles of every active crypto pair, from its primary exchange in LUMIA_CRYPTO_EXCHANGES. "
+    "Daily UTC-day candles of every active crypto pair, from its primary exchange in LUMIA_CRYPTO_EXCHANGES "
+    "(with LUMIA_CRYPTO_FALLBACKS=yahoo, a dollar pair every exchange failed for comes from Yahoo, source 'yahoo'). "
     "One partition per UTC day; symbols are a column.",
     CRYPTO_PARTITIONS,
     [crypto_universe],
@@ -251,7 +253,7 @@ def crypto_daily_prices(
     from lumia_assets.engine.crypto_fetch import CryptoFetch  # ccxt loads in crypto steps only
 
     client = upstream.client()
-    fetch = CryptoFetch(client)
+    fetch = CryptoFetch(client, upstream.crypto_fallbacks)
     return materialize_prices(
         context, config, CRYPTO_FEED, warehouse.engine(), client, fetch, upstream.crypto_exchanges
     )

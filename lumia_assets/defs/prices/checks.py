@@ -138,10 +138,12 @@ def adjustments_consistent(scope: Scope) -> Verdict:
 
 
 def cross_exchange_agreement(scope: Scope) -> Verdict:
-    """Stored closes of a sample of multi-listed pairs agree with a secondary exchange's."""
+    """Stored closes of a sample of multi-listed pairs agree with a secondary exchange's. Rows of an aggregated
+    fallback (``source`` yahoo) are no exchange's closes: they are left out."""
     active = active_symbols(scope.engine, scope.feed.asset_classes, selection=Settings.from_env().selection)
     pairs = active[active["exchanges"].fillna("").str.contains(",")].head(CROSS_EXCHANGE_SAMPLE)
-    primary = quality.stored_closes(scope.engine, "crypto", list(pairs["symbol"]), scope.window)
+    stored = quality.stored_closes(scope.engine, "crypto", list(pairs["symbol"]), scope.window)
+    primary = stored[~stored["source"].isin(scope.feed.fallback_sources)]
     if primary.empty:
         secondary = primary
     else:

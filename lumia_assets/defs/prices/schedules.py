@@ -1,5 +1,5 @@
-"""Collection, on by default: universes and equities after the US close, crypto after 00:00 UTC, and the hourly
-crypto candles five minutes past every hour."""
+"""Collection, on by default: universes and equities after the US close, crypto after 00:00 UTC (CoinGecko's
+reference prices after the candles), and the hourly crypto candles five minutes past every hour."""
 
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +13,13 @@ from lumia_assets.calendars import (
     last_closed_equity_session,
 )
 from lumia_assets.defs.prices.hourly import HOUR_FORMAT
-from lumia_assets.defs.prices.jobs import crypto_hourly_prices_job, crypto_prices_job, equity_prices_job, universe_job
+from lumia_assets.defs.prices.jobs import (
+    crypto_hourly_prices_job,
+    crypto_prices_job,
+    crypto_reference_job,
+    equity_prices_job,
+    universe_job,
+)
 
 
 def _on_by_default(job: Any, cron: str, timezone: str) -> Callable[[Callable], dg.ScheduleDefinition]:
@@ -40,6 +46,14 @@ def crypto_prices_after_midnight(context: dg.ScheduleEvaluationContext) -> dg.Ru
     """The UTC day that has just closed."""
     day = last_closed_crypto_day(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"crypto:{day}", partition_key=day.isoformat())
+
+
+@_on_by_default(crypto_reference_job, "30 0 * * *", "UTC")
+def crypto_reference_after_midnight(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """CoinGecko's reference prices of the UTC day that has just closed, and the check comparing that day's candles
+    with them (after the daily candles' run at 00:15)."""
+    day = last_closed_crypto_day(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=f"crypto-reference:{day}", partition_key=day.isoformat())
 
 
 @_on_by_default(crypto_hourly_prices_job, "5 * * * *", "UTC")

@@ -37,11 +37,12 @@ PERMANENT_ERRORS = (
 
 
 @contextmanager
-def _no_retry_for_permanent_errors() -> Iterator[None]:
-    """Fail at once, with the error's own message, when retrying cannot help; transient errors still retry."""
+def no_retry_for_permanent_errors(*also: type[Exception]) -> Iterator[None]:
+    """Fail at once, with the error's own message, when retrying cannot help (``PERMANENT_ERRORS`` and ``also``);
+    transient errors still retry."""
     try:
         yield
-    except PERMANENT_ERRORS as exc:
+    except (*PERMANENT_ERRORS, *also) as exc:
         raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
 
 
@@ -135,7 +136,7 @@ def stock_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
     client = upstream.client()
-    with _no_retry_for_permanent_errors():
+    with no_retry_for_permanent_errors():
         frame = fetch_stock_directory(client.requests_session())
         changes = _sync(context, warehouse, ("stock", "etf"), frame)
     return _result(client, changes, frame)
@@ -151,7 +152,7 @@ def fund_universe(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource
 ) -> dg.MaterializeResult:
     client = upstream.client()
-    with _no_retry_for_permanent_errors():
+    with no_retry_for_permanent_errors():
         directory = fetch_fund_directory(client.requests_session())
         if directory.fallback_reason:
             context.log.warning(f"fund list taken from {directory.source}: {directory.fallback_reason}")
@@ -172,7 +173,7 @@ def crypto_universe(
     from lumia_assets.sources.markets import fetch_crypto_universe  # ccxt loads in crypto steps only
 
     client = upstream.client()
-    with _no_retry_for_permanent_errors():
+    with no_retry_for_permanent_errors():
         frame = fetch_crypto_universe(upstream.crypto_exchanges, client.requests_session)
         changes = _sync(context, warehouse, ("crypto",), frame)
     listings = frame["exchanges"].str.split(",")

@@ -1,0 +1,70 @@
+"""Checks over CoinGecko's witness: the stored dollar-quoted closes agree with the coins' reference prices (WARN,
+on ``crypto_daily_prices``), and most bases are mapped to a coin (WARN, on ``crypto_coins``).
+
+Neither can fail a run: an exchange may trade a coin a little off its aggregated price, and a small token may not
+be on CoinGecko at all. Both say which rows to look at.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from lumia_assets.defs.api_notices import accepted
+from lumia_assets.defs.check_results import WARN, check_result, partitions_label
+from lumia_assets.defs.check_steps import per_partition
+from lumia_assets.defs.metadata import sample
+from lumia_assets.defs.prices.assets import crypto_daily_prices
+from lumia_assets.defs.prices.checks import evaluated_dates
+from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS
+from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
+from lumia_assets.defs.resources import WarehouseResource
+from lumia_assets.engine.feeds import CRYPTO_FEED
+from lumia_assets.warehouse.quality import quality_result
+from lumia_assets.warehouse.references import DOLLAR_QUOTES, active_bases, mapped_bases, reference_disagreement
+
+REFERENCE_TOLERANCE = 0.01
+MIN_MAPPED_SHARE = 0.5
+
+with accepted(dg.PreviewWarning):  # partitions_def on a check: results per partition, as the UI shows them
+
+    @dg.asset_check(
+        asset=crypto_daily_prices,
+        name="reference_agreement",
+        additional_deps=[crypto_reference_prices],
+        partitions_def=CRYPTO_PARTITIONS,
+        description=f"Stored closes of pairs quoted in {', '.join(DOLLAR_QUOTES)} agree with CoinGecko's price of "
+        f"their coin at the end of that UTC day within {REFERENCE_TOLERANCE:.0%}; the metadata shows the largest "
+        "deviations. Days without a reference price are not compared.",
+    )
+    def reference_agreement(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
+        days = evaluated_dates(context, CRYPTO_FEED)
+        window = (days[0], days[-1]) if days else None
+        if window is None:
+            result = quality_result(0, 0, [], "no closed day")
+        else:
+            result = reference_disagreement(warehouse.engine(), window, REFERENCE_TOLERANCE)
+        metadata = {"tolerance": REFERENCE_TOLERANCE, "partitions": partitions_label(context), "dates": len(days)}
+        key = dg.AssetCheckKey(crypto_daily_prices.key, "reference_agreement")
+        verdict = check_result(result, WARN, key, **metadata)
+        if context.has_partition_key:
+            yield verdict
+        else:
+            yield from per_partition(verdict, context.partition_keys, blocking=False)
+
+
+@dg.asset_check(
+    asset=crypto_coins,
+    name="bases_mapped",
+    description=f"At least {MIN_MAPPED_SHARE:.0%} of the base currencies of the active pairs stand for a CoinGecko "
+    "coin; the metadata lists those that don't (not on CoinGecko, or ambiguous without a market cap).",
+)
+def bases_mapped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    engine = warehouse.engine()
+    bases, mapped = active_bases(engine), set(mapped_bases(engine))
+    unmapped = [base for base in bases if base not in mapped]
+    share = 1 - len(unmapped) / len(bases) if bases else 1.0
+    failing = len(unmapped) if share < MIN_MAPPED_SHARE else 0
+    result = quality_result(failing, len(bases), [], f"{len(bases) - len(unmapped)} of {len(bases)} bases mapped")
+    return check_result(result, WARN, mapped_pct=round(100 * share, 2), unmapped_sample=sample(unmapped))
