@@ -14,6 +14,7 @@ from lumia_assets.cli import app
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
 from lumia_assets.defs.prices.hourly import HOUR_FORMAT, crypto_hourly_prices
+from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE
@@ -45,6 +46,8 @@ def loaded(sim, warehouse_url, tmp_path, monkeypatch) -> dg.DagsterInstance:
         ([equity_daily_prices], EQUITY_DEADLINE.due_partition(now).isoformat()),
         ([crypto_daily_prices], CRYPTO_DEADLINE.due_partition(now).isoformat()),
         ([crypto_hourly_prices], f"{last_closed_crypto_hour(now):{HOUR_FORMAT}}"),
+        ([crypto_coins], None),
+        ([crypto_reference_prices], CRYPTO_DEADLINE.due_partition(now).isoformat()),
         ([adjusted_daily_prices], None),
     ]
     for selection, partition in runs:
@@ -72,7 +75,8 @@ def test_status_is_healthy_then_fails_when_the_latest_day_loses_bars(loaded, war
     assert status["healthy"] and status["database"]["reachable"] and status["database"]["size_bytes"] > 0
     by_asset = {a["asset"]: a for a in status["assets"]}
     assert set(by_asset) == {"stock_universe", "fund_universe", "crypto_universe", "equity_daily_prices",
-                             "crypto_daily_prices", "crypto_hourly_prices", "adjusted_daily_prices"}  # fmt: skip
+                             "crypto_daily_prices", "crypto_hourly_prices", "adjusted_daily_prices", "crypto_coins",
+                             "crypto_reference_prices"}  # fmt: skip
     equity = by_asset["equity_daily_prices"]
     assert equity["fresh"] and equity["latest_partition_filled"] and equity["coverage_pct"] >= 95
     assert equity["failing_checks"] == [] and equity["runs_7d"] == 1 and equity["success_rate_7d_pct"] == 100.0
@@ -99,7 +103,7 @@ def test_every_report_has_its_json_shape_and_weekly_writes_a_png(loaded, tmp_pat
                         "last_date"}  # fmt: skip
 
     code, daily = _invoke("report", "daily", "--json")
-    assert code == 0 and daily["totals"]["runs"] == 5 and daily["totals"]["failed_runs"] == 0
+    assert code == 0 and daily["totals"]["runs"] == 7 and daily["totals"]["failed_runs"] == 0
     equity_run = next(r for r in daily["runs"] if r["assets"] == ["equity_daily_prices"])
     assert equity_run["rows_written"] > 0 and equity_run["upstream_requests"] > 0 and equity_run["status"] == "SUCCESS"
     assert {"upstream_429s", "upstream_errors", "duration_s", "partitions", "failed_checks"} <= set(equity_run)
@@ -107,7 +111,7 @@ def test_every_report_has_its_json_shape_and_weekly_writes_a_png(loaded, tmp_pat
     plot = tmp_path / "week.png"
     code, weekly = _invoke("report", "weekly", "--json", "--plot", str(plot))
     assert code == 0 and len(weekly["days"]) == 7
-    assert weekly["days"][-1]["runs"] == 5 and weekly["days"][-1]["success_rate_pct"] == 100.0
+    assert weekly["days"][-1]["runs"] == 7 and weekly["days"][-1]["success_rate_pct"] == 100.0
     assert plot.read_bytes()[:8] == PNG
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -13,12 +14,12 @@ import sqlalchemy as sa
 from lumia_assets.calendars import last_closed_crypto_day
 from lumia_assets.defs.prices.assets import crypto_daily_prices
 from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
-from lumia_assets.defs.resources import warehouse_engine
+from lumia_assets.defs.reference.checks import reference_agreement
+from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.selection import selection_from_env
 from lumia_assets.sim.coingecko import CoinGeckoApp
 from lumia_assets.warehouse.store import active_symbols
-from lumia_assets_tests.defs.checks_helpers import run_checks
-from lumia_assets_tests.defs.prices_helpers import materialize, metadata_of
+from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, materialize, metadata_of
 
 pytestmark = pytest.mark.slow
 CHART = "/market_chart/range"
@@ -97,11 +98,24 @@ def test_reference_prices_equal_the_truth_at_one_call_per_coin(sim, warehouse_ur
     assert len(_table(warehouse_url, "reference_prices")) == len(stored)
 
 
-def _reconciled(sim, settings, first: date, last: date):
+def _reconciled(sim, settings, first: date, last: date) -> dg.AssetCheckEvaluation:
+    """The reconciliation check's verdict on ``first``..``last``, evaluated in one range run as a backfill runs it
+    (one evaluation per partition, all alike)."""
     assert materialize(settings, [crypto_coins]).success
     assert materialize(settings, [crypto_daily_prices], first, last).success
-    assert materialize(settings, [crypto_reference_prices], first, last).success
-    return run_checks(settings, "crypto_daily_prices", first, last)["reference_agreement"]
+    result = dg.materialize(
+        [*ALL_ASSETS, reference_agreement],
+        selection=dg.AssetSelection.assets(crypto_reference_prices) | dg.AssetSelection.checks(reference_agreement),
+        resources=build_resources(settings),
+        tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
+        raise_on_error=False,
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert sorted(e.partition for e in evaluations) == [
+        str(first + timedelta(days=n)) for n in range((last - first).days + 1)
+    ]
+    return evaluations[0]
 
 
 def test_the_reference_check_passes_on_agreeing_closes(sim, warehouse_url, settings) -> None:

@@ -40,7 +40,8 @@ def test_twenty_sessions_of_daily_operation_end_true_repaired_and_alerting_only_
 
     origins = {run.origin for run in timelapse.runs}  # every schedule and sensor launched runs
     assert origins == {"universes_before_prices", "equity_prices_after_the_close", "crypto_prices_after_midnight",
-                       "price_gap_sensor", "adjusted_prices_automation", "freshness_checks_sensor"}  # fmt: skip
+                       "crypto_reference_after_midnight", "price_gap_sensor", "adjusted_prices_automation",
+                       "freshness_checks_sensor"}  # fmt: skip
     assert timelapse.unexpected_alerts() == []
     assert timelapse.silent_problems() == []
     assert all(run.success for run in timelapse.runs if run.at.date() > sessions[-2])  # the last day is calm
@@ -59,3 +60,23 @@ def test_twenty_sessions_of_daily_operation_end_true_repaired_and_alerting_only_
         for record in timelapse.instance.fetch_materializations(dg.AssetKey("fund_universe"), limit=100).records
     ]
     assert f"{symbols['renamed']} -> {symbols['renamed_to']}" in str(renames)
+    _assert_reference_prices_are_the_truth(sim, warehouse_url)
+    reconciled = timelapse.instance.event_log_storage.get_asset_check_summary_records(
+        [dg.AssetCheckKey(dg.AssetKey("crypto_daily_prices"), "reference_agreement")]
+    )
+    latest = next(iter(reconciled.values())).last_completed_check_execution_record.event.asset_check_evaluation
+    assert latest.passed and latest.metadata["checked"].value > 0
+
+
+def _assert_reference_prices_are_the_truth(sim: MarketSimulator, warehouse_url: str) -> None:
+    """Every coin has CoinGecko's price for every day from the first reference run on, equal to the truth."""
+    with warehouse_engine(warehouse_url).connect() as conn:
+        stored = pd.read_sql(sa.text("SELECT coin_id, date, price_usd FROM reference_prices"), conn)
+    stored["date"] = pd.to_datetime(stored["date"]).dt.date
+    app = sim.server.apps["api.coingecko.com"]
+    first, last = stored["date"].min(), stored["date"].max()
+    assert stored["coin_id"].nunique() > 1
+    for coin_id, rows in stored.groupby("coin_id"):
+        truth = app.daily_closes(app.coin(coin_id), first, last)
+        assert list(rows.sort_values("date")["date"]) == list(truth.index), coin_id  # no day missing
+        assert rows.sort_values("date")["price_usd"].to_numpy() == pytest.approx(truth.to_numpy(), rel=1e-12)

@@ -25,33 +25,37 @@ from lumia_assets.warehouse.references import DOLLAR_QUOTES, active_bases, mappe
 REFERENCE_TOLERANCE = 0.01
 MIN_MAPPED_SHARE = 0.5
 
-with accepted(dg.PreviewWarning):  # partitions_def on a check: results per partition, as the UI shows them
-
-    @dg.asset_check(
+REFERENCE_AGREEMENT = "reference_agreement"
+with accepted(dg.PreviewWarning):  # partitions_def on a check spec: results per partition, as the UI shows them
+    REFERENCE_AGREEMENT_SPEC = dg.AssetCheckSpec(
+        REFERENCE_AGREEMENT,
         asset=crypto_daily_prices,
-        name="reference_agreement",
         additional_deps=[crypto_reference_prices],
         partitions_def=CRYPTO_PARTITIONS,
         description=f"Stored closes of pairs quoted in {', '.join(DOLLAR_QUOTES)} agree with CoinGecko's price of "
         f"their coin at the end of that UTC day within {REFERENCE_TOLERANCE:.0%}; the metadata shows the largest "
         "deviations. Days without a reference price are not compared.",
     )
-    def reference_agreement(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
-        days = evaluated_dates(context, CRYPTO_FEED)
-        window = (days[0], days[-1]) if days else None
-        if window is None:
-            result = quality_result(0, 0, [], "no closed day")
-        else:
-            result = reference_disagreement(warehouse.engine(), window, REFERENCE_TOLERANCE)
-        metadata = {"tolerance": REFERENCE_TOLERANCE, "partitions": partitions_label(context), "dates": len(days)}
-        key = dg.AssetCheckKey(crypto_daily_prices.key, "reference_agreement")
-        verdict = check_result(result, WARN, key, **metadata)
-        if context.has_partition_key:
-            yield verdict
-        else:
-            yield from per_partition(verdict, context.partition_keys, blocking=False)
+
+
+# a multi-asset check of one spec: a range run reports a result per partition, which a plain asset check's one
+# required output cannot
+@dg.multi_asset_check(specs=[REFERENCE_AGREEMENT_SPEC], can_subset=True, name="crypto_daily_prices_reference_agreement")
+def reference_agreement(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
+    """The run's closed days of dollar-quoted candles against CoinGecko's reference prices."""
+    days = evaluated_dates(context, CRYPTO_FEED)
+    if days:
+        result = reference_disagreement(warehouse.engine(), (days[0], days[-1]), REFERENCE_TOLERANCE)
+    else:
+        result = quality_result(0, 0, [], "no closed day")
+    metadata = {"tolerance": REFERENCE_TOLERANCE, "partitions": partitions_label(context), "dates": len(days)}
+    verdict = check_result(result, WARN, REFERENCE_AGREEMENT_SPEC.key, **metadata)
+    if context.has_partition_key:
+        yield verdict
+    else:
+        yield from per_partition(verdict, context.partition_keys, blocking=False)
 
 
 @dg.asset_check(
