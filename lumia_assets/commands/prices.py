@@ -14,7 +14,7 @@ from lumia_assets.calendars import calendar_dates
 from lumia_assets.commands.output import engine as open_warehouse
 from lumia_assets.commands.output import parse_day, print_json, print_table
 from lumia_assets.commands.output import settings as load_settings
-from lumia_assets.engine.feeds import EQUITY_FEED, FEEDS, PriceFeed, recent_dates
+from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, FEEDS, PriceFeed, recent_dates
 from lumia_assets.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,15 +73,21 @@ def _report(console: Console, label: str, result: dg.ExecuteInProcessResult) -> 
 
 
 def _collect_range(console: Console, feed_name: str, first: date, last: date, instance: dg.DagsterInstance) -> bool:
-    from lumia_assets.defs.prices.jobs import FEED_JOBS, range_tags
+    """The feed's closed dates ``first``..``last`` in one run; for crypto, then CoinGecko's coins and reference
+    prices of the same days (and the check comparing the candles with them), as the daily schedules run them."""
+    from lumia_assets.defs.prices.jobs import FEED_JOBS, crypto_reference_job, range_tags
 
     feed, job = FEED_JOBS[feed_name]
     dates = closed_dates(feed, first, last)
     if not dates:
         console.print(f"{feed_name}: nothing closed between {first} and {last}")
         return True
-    result = _run(job.name, range_tags(dates[0], dates[-1]), instance)
-    return _report(console, f"{feed_name} {dates[0]}..{dates[-1]}", result)
+    span = f"{dates[0]}..{dates[-1]}"
+    ok = _report(console, f"{feed_name} {span}", _run(job.name, range_tags(dates[0], dates[-1]), instance))
+    if feed_name == CRYPTO_FEED.name:
+        references = _run(crypto_reference_job.name, range_tags(dates[0], dates[-1]), instance)
+        ok = _report(console, f"crypto reference prices {span}", references) and ok
+    return ok
 
 
 def _collect_hours(console: Console, settings: Settings, instance: dg.DagsterInstance) -> bool:

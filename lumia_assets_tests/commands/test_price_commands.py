@@ -89,6 +89,11 @@ def test_collect_crypto_fills_the_hours_the_gap_sensor_watches_in_one_run(sim, e
         stored_hours = conn.execute(sa.text("SELECT count(DISTINCT open_time) FROM candles")).scalar()
     assert stored_hours == len(hours) == 48
     assert len(get_instance().get_runs(filters=dg.RunsFilter(job_name="crypto_hourly_prices_job"))) == 1
+    first, last = latest_range("crypto", sim.now)
+    assert f"crypto reference prices {first}..{last}: ok" in result.output  # CoinGecko's witness of the same days
+    with warehouse_engine(env).connect() as conn:
+        reference_days = conn.execute(sa.text("SELECT count(DISTINCT date) FROM reference_prices")).scalar()
+    assert reference_days == (last - first).days + 1
 
 
 @pytest.mark.parametrize(
