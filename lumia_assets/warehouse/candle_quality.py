@@ -19,6 +19,7 @@ from lumia_assets.warehouse.gaps import reading
 from lumia_assets.warehouse.quality import (
     SAMPLE_SIZE,
     QualityResult,
+    duplicate_keys,
     evaluate_rows,
     finite,
     ohlc_violation,
@@ -57,6 +58,16 @@ def candle_sanity(engine: Engine, first: datetime, last: datetime, tolerance: fl
     )  # fmt: skip
     return evaluate_rows(engine, scope, scope.c.reason.is_not(None), order_by=(scope.c.open_time, scope.c.symbol),
                          sample_size=sample_size, what="hourly candles break OHLC sanity")  # fmt: skip
+
+
+def duplicate_candles(engine: Engine, first: datetime, last: datetime, sample_size: int = SAMPLE_SIZE
+                      ) -> QualityResult:  # fmt: skip
+    """Keys (symbol, interval, open_time) of candles opening from ``first`` to ``last`` stored more than once: a
+    guard while the primary key holds (``quality.duplicate_keys``)."""
+    keys = (candles.c.symbol, candles.c.interval, candles.c.open_time)
+    order = ("open_time", "symbol", "interval")
+    return duplicate_keys(engine, candles, keys, [_hours_between(first, last)], order=order, noun="candle",
+                          sample_size=sample_size)  # fmt: skip
 
 
 def candles_per_hour(engine: Engine, hours: Sequence[datetime], symbols: Sequence[str]) -> pd.Series:

@@ -206,6 +206,40 @@ def _keyed_on(engine: Engine, table: sa.Table, columns: Sequence[sa.ColumnElemen
     return bool(found) and found <= {column.name for column in columns}
 
 
+def duplicate_keys(
+    engine: Engine,
+    table: sa.Table,
+    keys: Sequence[sa.ColumnElement],
+    filters: Sequence[sa.ColumnElement[bool]],
+    *,
+    order: Sequence[str],
+    noun: str,
+    sample_size: int = SAMPLE_SIZE,
+    whole_table: bool = False,
+) -> QualityResult:
+    """Values of ``keys`` stored more than once among the rows of ``table`` that ``filters`` select, sampled in
+    ``order`` (key names).
+
+    While the database enforces the key (the live table's primary key is those columns), no key can be stored
+    twice: the rows in scope are counted (each is one key), not grouped, and the check passes. Without the key the
+    keys are grouped and counted as always."""
+    if _keyed_on(engine, table, keys):
+        with reading(engine) as conn:
+            checked = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*filters)).scalar_one())
+        detail = f"0 of {checked} {noun} keys are stored more than once (the table's primary key forbids it)"
+        return quality_result(0, checked, [], detail)
+    scope = sa.select(*keys, sa.func.count().label("copies")).where(*filters).group_by(*keys).subquery("keys")
+    return evaluate_rows(
+        engine,
+        scope,
+        scope.c.copies > 1,
+        order_by=[scope.c[name] for name in order],
+        sample_size=sample_size,
+        what=f"{noun} keys are stored more than once",
+        whole_table=whole_table,
+    )
+
+
 def duplicate_prices(
     engine: Engine,
     asset_classes: Sequence[str] | None = None,
@@ -214,29 +248,13 @@ def duplicate_prices(
     table: sa.Table = daily_prices,
     sample_size: int = SAMPLE_SIZE,
 ) -> QualityResult:
-    """Keys (symbol, asset_class, date) stored more than once. ``daily_prices``' primary key makes this a
-    guard; pass ``table`` to check an unconstrained copy (a staging or restored table).
-
-    While the database enforces the key (the live table's primary key is those columns), no key can be stored
-    twice: the rows in scope are counted (each is one key), not grouped, and the check passes. Without the key the
-    keys are grouped and counted as always."""
+    """Keys (symbol, asset_class, date) stored more than once (``duplicate_keys``). ``daily_prices``' primary key
+    makes this a guard; pass ``table`` to check an unconstrained copy (a staging or restored table)."""
     keys = (table.c.symbol, table.c.asset_class, table.c.date)
-    filters = _price_filters(table, asset_classes, window)
-    if _keyed_on(engine, table, keys):
-        with reading(engine) as conn:
-            checked = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*filters)).scalar_one())
-        detail = f"0 of {checked} price keys are stored more than once (the table's primary key forbids it)"
-        return quality_result(0, checked, [], detail)
-    scope = sa.select(*keys, sa.func.count().label("copies")).where(*filters).group_by(*keys).subquery("keys")
-    return evaluate_rows(
-        engine,
-        scope,
-        scope.c.copies > 1,
-        order_by=(scope.c.date, scope.c.asset_class, scope.c.symbol),
-        sample_size=sample_size,
-        what="price keys are stored more than once",
-        whole_table=window is None,
-    )
+    return duplicate_keys(
+        engine, table, keys, _price_filters(table, asset_classes, window), order=("date", "asset_class", "symbol"),
+        noun="price", sample_size=sample_size, whole_table=window is None,
+    )  # fmt: skip
 
 
 def price_coverage(

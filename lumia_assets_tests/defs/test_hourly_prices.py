@@ -113,7 +113,8 @@ def test_hourly_and_daily_agree_and_a_corrupted_candle_is_named(sim, warehouse_u
     daily = run_checks(settings, "crypto_daily_prices", day, day)
     assert hourly["hourly_daily_agreement"].passed and daily["hourly_daily_agreement"].passed
     assert hourly["hourly_daily_agreement"].metadata["checked"].value > 0
-    assert hourly["candle_sanity"].passed and hourly["coverage"].passed
+    assert hourly["candle_sanity"].passed and hourly["coverage"].passed and hourly["no_duplicate_candles"].passed
+    assert hourly["no_duplicate_candles"].metadata["checked"].value == len(_stored(warehouse_url))
 
     symbol = _stored(warehouse_url)["symbol"].iloc[0]
     # the day's last hourly close is the daily close: a partial or corrupted last candle shows there

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 from lumia_assets.calendars import crypto_days
 from lumia_assets.frames import CANDLE_COLUMNS, PRICE_COLUMNS
-from lumia_assets.warehouse.candle_quality import candle_sanity, hourly_daily_agreement
+from lumia_assets.warehouse.candle_quality import candle_sanity, duplicate_candles, hourly_daily_agreement
 from lumia_assets.warehouse.engine import warehouse_engine
 from lumia_assets.warehouse.store import upsert_candles, upsert_daily_prices
 
@@ -78,3 +79,28 @@ def test_a_day_short_of_24_hours_is_not_compared(warehouse_url, shared_data) -> 
 
     assert with_gap.passed and with_gap.checked == 0  # neither pair has its 24 hours that day: nothing to compare
     assert neighbours.passed and neighbours.checked == 4
+
+
+def test_duplicate_candles_is_a_guard_under_the_key_and_finds_a_copy_once_it_is_gone(warehouse_url, shared_data
+                                                                                      ) -> None:  # fmt: skip
+    engine = warehouse_engine(warehouse_url)
+    _store(engine, shared_data)
+    first, last = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 1, 23, tzinfo=UTC)
+    guarded = duplicate_candles(engine, first, last)
+    assert guarded.passed and guarded.checked == 48  # two pairs, 24 hours
+    if engine.dialect.name == "sqlite":
+        return  # SQLite cannot drop a primary key
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE candles DROP CONSTRAINT pk_candles"))
+        conn.execute(sa.text("INSERT INTO candles SELECT * FROM candles WHERE symbol = 'SOL/USDT' AND open_time = :t"),
+                     {"t": first})  # fmt: skip
+    try:
+        found = duplicate_candles(engine, first, last)
+        assert (found.passed, found.failing, found.checked) == (False, 1, 48)
+        assert found.sample[0]["symbol"] == "SOL/USDT" and found.sample[0]["copies"] == 2
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM candles"))
+            conn.execute(
+                sa.text("ALTER TABLE candles ADD CONSTRAINT pk_candles PRIMARY KEY (symbol, interval, open_time)")
+            )

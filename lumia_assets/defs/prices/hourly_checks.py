@@ -1,6 +1,7 @@
-"""The hourly candles' checks, in one step like the daily assets' (``defs/check_steps.py``): OHLC sanity (ERROR,
-blocking), coverage per hour (WARN; ERROR when an hour lost most of its candles), and agreement with the daily
-candles (ERROR). The agreement check runs on ``crypto_daily_prices`` too, over the days of its partitions.
+"""The hourly candles' checks, in one step like the daily assets' (``defs/check_steps.py``): OHLC sanity and
+duplicates (ERROR, blocking), coverage per hour (WARN; ERROR when an hour lost most of its candles), and agreement
+with the daily candles (ERROR). The agreement check runs on ``crypto_daily_prices`` too, over the days of its
+partitions.
 """
 
 from dataclasses import dataclass
@@ -58,6 +59,13 @@ def sanity(scope: HourScope) -> Verdict:
     return Verdict(result, ERROR, scope.metadata())
 
 
+def duplicates(scope: HourScope) -> Verdict:
+    if not scope.hours:
+        return Verdict(quality.quality_result(0, 0, [], "no closed hour"), ERROR, scope.metadata())
+    return Verdict(candle_quality.duplicate_candles(scope.engine, scope.hours[0], scope.hours[-1]), ERROR,
+                   scope.metadata())  # fmt: skip
+
+
 def coverage(scope: HourScope) -> Verdict:
     settings = Settings.from_env()
     threshold = settings.coverage_threshold
@@ -73,6 +81,8 @@ def agreement(scope: HourScope) -> Verdict:
 HOURLY_CHECKS = [
     Check("candle_sanity", "Candles of the partitions: low ≤ open, close ≤ high; prices > 0; volume ≥ 0.", True, True,
           sanity),
+    Check("no_duplicate_candles", "No (symbol, interval, open time) stored twice in the partitions.", True, True,
+          duplicates),
     Check("coverage", "Each hour has candles for at least LUMIA_COVERAGE_THRESHOLD % of the active pairs the "
           "selection prices.", False, True, coverage),
     Check("hourly_daily_agreement", AGREEMENT_DESCRIPTION, False, True, agreement),
