@@ -7,6 +7,9 @@ aggregated dollar price by more than the tolerance is a warning to look at, not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,7 +17,7 @@ from sqlalchemy.engine import Engine
 from lumia_assets.frames import COIN_COLUMNS, REFERENCE_PRICE_COLUMNS
 from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.warehouse.contracts import checked
-from lumia_assets.warehouse.quality import SAMPLE_SIZE, QualityResult, Window, evaluate_rows
+from lumia_assets.warehouse.quality import SAMPLE_SIZE, QualityResult, Window, evaluate_rows, quality_result
 from lumia_assets.warehouse.schema import assets, coins, crypto, daily_prices, reference_prices
 from lumia_assets.warehouse.selection import selected
 from lumia_assets.warehouse.store import transaction, upsert
@@ -76,6 +79,32 @@ def upsert_reference_prices(bind: Engine, frame: pd.DataFrame) -> int:
     rows = checked(frame, reference_prices, REFERENCE_PRICE_COLUMNS)
     with transaction(bind) as conn:
         return upsert(conn, reference_prices, rows, stamp="fetched_at")
+
+
+def reference_coverage(
+    engine: Engine, coin_ids: Sequence[str], days: Sequence[date], threshold: float = 0.95,
+    *, sample_size: int = SAMPLE_SIZE,
+) -> QualityResult:  # fmt: skip
+    """Per day, the coins of ``coin_ids`` with a reference price over ``coin_ids``; fails when a day's coverage is
+    below ``threshold``. The sample lists the worst days, worst first, with the coins missing there."""
+    if not coin_ids or not days:
+        return quality_result(0, len(days), [], "no coin or no day to cover")
+    query = sa.select(reference_prices.c.date, reference_prices.c.coin_id).where(
+        reference_prices.c.coin_id.in_(list(coin_ids)), reference_prices.c.date.between(min(days), max(days))
+    )
+    with engine.connect() as conn:
+        present = pd.DataFrame(conn.execute(query).all(), columns=["date", "coin_id"])
+    by_day = present.assign(date=pd.to_datetime(present["date"]).dt.date).groupby("date")["coin_id"].agg(set)
+    rows = []
+    for day in days:
+        missing = sorted(set(coin_ids) - by_day.get(day, set()))
+        coverage = 1 - len(missing) / len(coin_ids)
+        if coverage < threshold:
+            rows.append({"date": day, "expected": len(coin_ids), "present": len(coin_ids) - len(missing),
+                         "coverage": round(coverage, 4), "missing_coins": missing[:sample_size]})  # fmt: skip
+    worst = sorted(rows, key=lambda row: (row["coverage"], row["date"]))
+    detail = f"{len(rows)} of {len(days)} days have reference prices for fewer than {threshold:.0%} of the coins"
+    return quality_result(len(rows), len(days), worst[:sample_size], detail)
 
 
 def reference_disagreement(

@@ -19,6 +19,7 @@ from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.selection import selection_from_env
 from lumia_assets.sim.coingecko import CoinGeckoApp
 from lumia_assets.warehouse.store import active_symbols
+from lumia_assets_tests.defs.checks_helpers import execute, run_checks
 from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, materialize, metadata_of
 
 pytestmark = pytest.mark.slow
@@ -138,6 +139,21 @@ def test_the_reference_check_flags_a_three_percent_skew(sim, warehouse_url, sett
     assert {row["symbol"] for row in sample} == {"BTC/USDT"}
     assert sample[0]["deviation"] == pytest.approx(0.03, abs=0.002)
     assert evaluation.metadata["failing"].value == (last - first).days + 1
+
+
+def test_coverage_passes_on_complete_days_and_names_a_missing_coin(sim, warehouse_url, settings) -> None:
+    first, last = _last_days(sim, 3)
+    assert materialize(settings, [crypto_coins]).success
+    assert materialize(settings, [crypto_reference_prices], first, last).success
+    complete = run_checks(settings, "crypto_reference_prices", first, last)["coverage"]
+    assert complete.passed and complete.metadata["checked"].value == 3
+
+    execute(warehouse_url, "DELETE FROM reference_prices WHERE coin_id = 'ethereum' AND date = :day", day=last)
+    thin = run_checks(settings, "crypto_reference_prices", first, last)["coverage"]
+
+    assert not thin.passed and thin.severity == dg.AssetCheckSeverity.WARN
+    [day] = thin.metadata["sample"].value
+    assert day["date"] == last.isoformat() and day["missing_coins"] == ["ethereum"]
 
 
 def test_coingecko_429s_are_waited_out(sim, warehouse_url, settings) -> None:

@@ -1,26 +1,38 @@
 """Checks over CoinGecko's witness: the stored dollar-quoted closes agree with the coins' reference prices (WARN,
-on ``crypto_daily_prices``), and most bases are mapped to a coin (WARN, on ``crypto_coins``).
+on ``crypto_daily_prices``), most bases are mapped to a coin (WARN, on ``crypto_coins``), and each day has the
+reference prices of the coins it should (WARN, on ``crypto_reference_prices``).
 
-Neither can fail a run: an exchange may trade a coin a little off its aggregated price, and a small token may not
-be on CoinGecko at all. Both say which rows to look at.
+None can fail a run: an exchange may trade a coin a little off its aggregated price, a small token may not be on
+CoinGecko at all, and a coin CoinGecko failed for is a gap the next run fills. Each says which rows to look at.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 
 import dagster as dg
+from sqlalchemy.engine import Engine
 
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.check_results import WARN, check_result, partitions_label
-from lumia_assets.defs.check_steps import per_partition
+from lumia_assets.defs.check_steps import Check, Verdict, check_step, per_partition
 from lumia_assets.defs.metadata import sample
 from lumia_assets.defs.prices.assets import crypto_daily_prices
 from lumia_assets.defs.prices.checks import evaluated_dates
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS
 from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
-from lumia_assets.defs.resources import WarehouseResource
+from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.engine.feeds import CRYPTO_FEED
+from lumia_assets.settings import Settings
 from lumia_assets.warehouse.quality import quality_result
-from lumia_assets.warehouse.references import DOLLAR_QUOTES, active_bases, mapped_bases, reference_disagreement
+from lumia_assets.warehouse.references import (
+    DOLLAR_QUOTES,
+    active_bases,
+    mapped_bases,
+    reference_coins,
+    reference_coverage,
+    reference_disagreement,
+)
 
 REFERENCE_TOLERANCE = 0.01
 MIN_MAPPED_SHARE = 0.5
@@ -56,6 +68,40 @@ def reference_agreement(
         yield verdict
     else:
         yield from per_partition(verdict, context.partition_keys, blocking=False)
+
+
+@dataclass(frozen=True)
+class ReferenceScope:
+    """What the reference prices' checks look at: the warehouse and the run's closed UTC days."""
+
+    engine: Engine
+    days: list[date]
+    partitions: str
+
+
+def reference_scope(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource,
+                    partitioned: bool) -> ReferenceScope:  # fmt: skip
+    """The run's closed days."""
+    return ReferenceScope(warehouse.engine(), evaluated_dates(context, CRYPTO_FEED), partitions_label(context))
+
+
+def coverage(scope: ReferenceScope) -> Verdict:
+    settings = Settings.from_env()
+    coins = reference_coins(scope.engine, settings.selection, settings.coingecko_max_coins)["coin_id"]
+    result = reference_coverage(scope.engine, list(coins), scope.days, settings.coverage_threshold / 100)
+    metadata = {"threshold_pct": settings.coverage_threshold, "coins": len(coins), "partitions": scope.partitions,
+                "dates": len(scope.days)}  # fmt: skip
+    return Verdict(result, WARN, metadata)
+
+
+REFERENCE_CHECKS = check_step(
+    crypto_reference_prices,
+    [Check("coverage", "Each day has reference prices for at least LUMIA_COVERAGE_THRESHOLD % of the coins the "
+           "asset collects (the largest LUMIA_COINGECKO_MAX_COINS with a selected dollar-quoted pair).", False, True,
+           coverage)],
+    reference_scope,
+    CRYPTO_PARTITIONS,
+)  # fmt: skip
 
 
 @dg.asset_check(
