@@ -35,7 +35,7 @@ class Fault:
     status: int | None = None
     delay: float | None = None
     candles: frozenset[tuple[str, date]] = field(default_factory=frozenset)
-    body: dict[str, object] | None = None  # a "status" fault's JSON body (default: a bare error text)
+    body: dict[str, object] | list[object] | None = None  # a "status" fault's JSON body (default: bare text)
     hits: int = 0
 
     def matches(self, host: str, path: str) -> bool:
@@ -66,7 +66,7 @@ class FaultPlan:
         status: int | None = None,
         delay: float | None = None,
         candles: Iterable[tuple[str, date]] = (),
-        body: dict[str, object] | None = None,
+        body: dict[str, object] | list[object] | None = None,
     ) -> Fault:
         """Add a fault for ``host``; returns it (its ``hits`` count how often it fired)."""
         if kind not in FAULT_KINDS:

@@ -27,7 +27,8 @@ STATUS_MESSAGES = {
 }
 
 
-def _status_answer(status: int, headers: Mapping[str, str], body: dict[str, object] | None = None) -> SimResponse:
+def _status_answer(status: int, headers: Mapping[str, str], body: dict[str, object] | list[object] | None = None
+                   ) -> SimResponse:  # fmt: skip
     """A bare error answer, like an overloaded upstream's edge server gives, or the fault's own JSON body."""
     if body is not None:
         return SimResponse.json(body, status)

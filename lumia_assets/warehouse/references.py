@@ -41,11 +41,24 @@ def active_bases(engine: Engine, dollar_quoted: bool = False, selection: PriceSe
         return [str(base) for base in conn.execute(query).scalars()]
 
 
-def replace_coins(bind: Engine, frame: pd.DataFrame) -> int:
+class CoinMapShrinkError(RuntimeError):
+    """A new coin map would drop too many of the bases mapped now: a short or failed CoinGecko answer, not reality."""
+
+
+def replace_coins(bind: Engine, frame: pd.DataFrame, max_dropped_fraction: float = 0.2) -> int:
     """Make ``coins`` exactly ``frame`` (``COIN_COLUMNS``), in one transaction: a base no longer mapped (delisted,
-    or now ambiguous) loses its row. Returns the rows written."""
+    or now ambiguous) loses its row. A map dropping more than ``max_dropped_fraction`` of the mapped bases is
+    refused (``CoinMapShrinkError``) and the stored one kept: the reference prices and ``LUMIA_CRYPTO_TOP_COINS``
+    go by it. Returns the rows written."""
     rows = checked(frame, coins, COIN_COLUMNS)
     with transaction(bind) as conn:
+        mapped = set(conn.execute(sa.select(coins.c.base)).scalars())
+        dropped = mapped - set(rows["base"] if not rows.empty else [])
+        if mapped and len(dropped) > max_dropped_fraction * len(mapped):
+            raise CoinMapShrinkError(
+                f"the coin map would drop {len(dropped)} of the {len(mapped)} mapped bases (more than "
+                f"{max_dropped_fraction:.0%}), e.g. {', '.join(sorted(dropped)[:5])}: refusing, the stored map is kept"
+            )
         stale = coins.delete()
         if not rows.empty:
             stale = stale.where(coins.c.base.not_in(list(rows["base"])))

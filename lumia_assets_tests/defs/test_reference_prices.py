@@ -24,6 +24,7 @@ from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, materialize, meta
 
 pytestmark = pytest.mark.slow
 CHART = "/market_chart/range"
+HOST = "api.coingecko.com"
 
 
 def _coingecko(sim) -> CoinGeckoApp:
@@ -179,6 +180,30 @@ def test_a_demo_key_is_sent_and_a_bad_one_refused(sim, warehouse_url, settings, 
 
     assert not result.success
     assert "401" in str(result.get_step_failure_events()[0].step_failure_data.error)
+
+
+def test_a_coin_list_gutted_by_an_outage_is_refused_and_the_map_kept(sim, warehouse_url, settings) -> None:
+    assert materialize(settings, [crypto_coins]).success
+    mapped = _table(warehouse_url, "coins")
+    short_list = [{"id": "bitcoin", "symbol": "btc", "name": "Bitcoin"}]  # a cut-short answer, as from a bad edge
+    sim.faults.inject(HOST, "status", status=200, body=short_list, path_contains="/coins/list", times=1)
+
+    result = materialize(settings, [crypto_coins])
+
+    assert not result.success
+    assert "refusing, the stored map is kept" in str(result.get_step_failure_events()[0].step_failure_data.error)
+    pd.testing.assert_frame_equal(_table(warehouse_url, "coins"), mapped)
+
+
+def test_top_coins_before_any_coin_is_mapped_is_an_error_not_an_empty_run(sim, warehouse_url, settings, monkeypatch
+                                                                          ) -> None:  # fmt: skip
+    monkeypatch.setenv("LUMIA_CRYPTO_TOP_COINS", "3")
+    day = last_closed_crypto_day(sim.now)
+
+    result = materialize(settings, [crypto_daily_prices], day, day)
+
+    assert not result.success
+    assert "materialize crypto_coins" in str(result.get_step_failure_events()[0].step_failure_data.error)
 
 
 def test_top_coins_by_market_cap_narrow_the_priced_pairs(sim, warehouse_url, settings) -> None:

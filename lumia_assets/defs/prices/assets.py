@@ -28,6 +28,7 @@ from lumia_assets.selection import PriceSelection
 from lumia_assets.settings import Settings
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.gaps import missing_cells
+from lumia_assets.warehouse.references import mapped_bases
 from lumia_assets.warehouse.selection import unknown_includes
 from lumia_assets.warehouse.store import active_symbols, count_prices, recently_priced
 
@@ -83,7 +84,14 @@ def instruments_to_collect(
     exchanges: Sequence[str] = (),
 ) -> list[Instrument]:
     """Active instruments of the feed that ``selection`` prices, stocks and ETFs first; with ``only_missing``, those
-    with gaps in ``sessions``."""
+    with gaps in ``sessions``. A selection of the top coins by market cap before any coin is mapped is an error, not
+    an empty run."""
+    if "crypto" in feed.asset_classes and selection.crypto_top_coins and not mapped_bases(engine):
+        raise dg.Failure(
+            description=f"LUMIA_CRYPTO_TOP_COINS={selection.crypto_top_coins} selects pairs by CoinGecko's market-cap "
+            "rank, and no coin is mapped yet: materialize crypto_coins (crypto_reference_job) first",
+            allow_retries=False,
+        )
     active = active_symbols(engine, feed.asset_classes, selection=selection)
     if only_missing:
         gaps = missing_cells(engine, feed.asset_classes, sessions, selection=selection)

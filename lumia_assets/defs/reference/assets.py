@@ -25,7 +25,7 @@ from lumia_assets.engine.references import ReferenceReport, collect_reference_pr
 from lumia_assets.settings import Settings
 from lumia_assets.sources.coingecko import coin_list, day_closes, key_headers, market_caps
 from lumia_assets.sources.http import HttpClient
-from lumia_assets.warehouse.references import active_bases, reference_coins, replace_coins
+from lumia_assets.warehouse.references import CoinMapShrinkError, active_bases, reference_coins, replace_coins
 
 GROUP = "reference"
 OWNERS = ["team:market-data"]
@@ -55,7 +55,7 @@ def crypto_coins(
     settings, engine, client = Settings.from_env(), warehouse.engine(), upstream.client()
     session = coingecko_session(client, settings)
     bases = active_bases(engine)
-    with no_retry_for_permanent_errors(UnknownCoinError):
+    with no_retry_for_permanent_errors(UnknownCoinError, CoinMapShrinkError):
         listed = coin_list(session)
         caps = market_caps(session, sorted({*candidate_ids(bases, listed), *settings.coingecko_ids.values()}))
         choices = choose_coins(bases, listed, caps, settings.coingecko_ids, datetime.now(UTC))
