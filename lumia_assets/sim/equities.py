@@ -371,7 +371,7 @@ class EquityMarket:
         bars = self._bars(instrument, opened)
         in_progress = opened > self.sessions.closed_by(now)
         if in_progress and len(bars) and bars.ts[-1] == self.sessions.opens[opened - 1]:
-            return _in_progress(bars, self._progress(opened - 1, now))
+            return partial_bar(bars, self._progress(opened - 1, now))
         return bars
 
     def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
@@ -472,7 +472,7 @@ def _price_path(config: SimConfig, days: np.ndarray, symbol: str, asset_class: s
     return _PricePath(first, walk, actions=draw_actions(config, events, days[first:], walk, is_fund))
 
 
-def _in_progress(bars: Bars, progress: float) -> Bars:
+def partial_bar(bars: Bars, progress: float) -> Bars:
     """``bars`` with the last one replaced by its state ``progress`` (0..1) into the session."""
     o, h, low, c, v = (float(a[-1]) for a in (bars.open, bars.high, bars.low, bars.close, bars.volume))
     close = round(o + (c - o) * progress, 4)

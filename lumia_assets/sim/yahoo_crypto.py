@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lumia_assets.sim.crypto import DAY, CryptoMarket, coin_path, day_start_ms
-from lumia_assets.sim.equities import Bars, _in_progress
+from lumia_assets.sim.equities import Bars, partial_bar
 
 QUOTE = "USD"  # Yahoo quotes coins in dollars: BTC-USD
 COIN_META = {
@@ -70,7 +70,7 @@ class CoinCharts:
         config, today = self.market.config, now.date()
         closed = self.market.coin_days(coin, config.history_start, today)
         whole_today = coin_path(config.seed, config.history_start, coin).loc[[today]]
-        return _in_progress(_bars(pd.concat([closed, whole_today])), (now - _midnight(now)) / DAY)
+        return partial_bar(_bars(pd.concat([closed, whole_today])), (now - _midnight(now)) / DAY)
 
     def meta(self, yahoo_symbol: str, now: datetime) -> dict[str, object]:
         """``chart.result[0].meta`` of ``yahoo_symbol`` at ``now``: a coin trades around the clock, in UTC days."""

@@ -60,8 +60,9 @@ def crypto_coins(
         caps = market_caps(session, sorted({*candidate_ids(bases, listed), *settings.coingecko_ids.values()}))
         choices = choose_coins(bases, listed, caps, settings.coingecko_ids, datetime.now(UTC))
         written = replace_coins(engine, choices.coins)
-    for base, why in sorted(choices.unmapped.items()):
-        context.log.warning(f"{base}: {why}")
+    unmapped = sample(f"{base} ({why})" for base, why in choices.unmapped.items())
+    if choices.unmapped:
+        context.log.warning(f"{len(choices.unmapped)} of {len(bases)} bases stand for no CoinGecko coin: {unmapped}")
     return dg.MaterializeResult(
         metadata={
             "dagster/table_name": "coins",
@@ -71,7 +72,7 @@ def crypto_coins(
             "ambiguous_tickers": choices.ambiguous,
             "resolved_by": dg.MetadataValue.json(choices.coins["resolved_by"].value_counts().to_dict()),
             "unmapped": len(choices.unmapped),
-            "unmapped_sample": sample(f"{base} ({why})" for base, why in choices.unmapped.items()),
+            "unmapped_sample": unmapped,
             **upstream_metadata(client),
         }
     )
