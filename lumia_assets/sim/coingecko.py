@@ -5,7 +5,8 @@ dollar price is the coin's aggregated walk (``sim.crypto.coin_path``), the one e
 As on the real list, several ids share a ticker: some coins have a bridged twin of tiny market cap, listed under
 the same symbol and sorting before the real one, so a client taking the first match gets the wrong coin. A few
 small coins are not on CoinGecko at all. ``market_chart/range`` answers daily points at 00:00 UTC for ranges over
-90 days and hourly points otherwise; the point at an instant is the price then (a day's 00:00 point is the
+90 days and hourly points otherwise, and, as for the public and demo plans, nothing starting over 365 days back
+(401, error code 10012); the point at an instant is the price then (a day's 00:00 point is the
 previous day's close). A demo key (``x-cg-demo-api-key``) is optional, but one that is not a ``CG-`` key is
 refused with 401. The 50-calls-a-minute limit is the server's rate limit (``sim.rate_limits.set``).
 """
@@ -35,6 +36,10 @@ TWIN_EVERY = 4  # every 4th coin beyond the majors has a bridged twin sharing it
 UNLISTED_EVERY = 9  # every 9th coin beyond the majors is not on CoinGecko
 TWIN_CAP_SHARE = 1e-3  # a twin's market cap, as a share of the real coin's
 DAILY_ABOVE = timedelta(days=90)  # longer ranges get daily points
+PUBLIC_HISTORY = timedelta(days=365)  # how far back the public and demo plans may ask
+TOO_OLD = ("Your request exceeds the allowed time range. Public API users are limited to querying historical data "
+           "within the past 365 days. Upgrade to a paid plan to enjoy full historical data access: "
+           "https://www.coingecko.com/en/api/pricing.")  # fmt: skip
 PAGE_LIMIT = 250
 
 
@@ -186,6 +191,8 @@ class CoinGeckoApp:
             end = datetime.fromtimestamp(float(request.param("to") or ""), UTC)
         except ValueError:
             return _error("invalid from/to: UNIX seconds expected", 400)
+        if start < self.market.clock.now() - PUBLIC_HISTORY:
+            return SimResponse.json({"error": {"status": {"error_code": 10012, "error_message": TOO_OLD}}}, 401)
         history_start = datetime.combine(self.market.config.history_start + DAY, datetime.min.time(), UTC)
         step = DAY if end - start > DAILY_ABOVE else HOUR
         moments = _moments(max(start, history_start), min(end, self._now()), step)

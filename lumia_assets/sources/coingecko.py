@@ -27,8 +27,16 @@ DAY = timedelta(days=1)
 # a day's price is CoinGecko's point nearest to the following 00:00 UTC, at most this far from it (hourly points of
 # the real API fall a few minutes past the hour)
 CLOSE_TOLERANCE = timedelta(minutes=30)
+# The public and demo plans answer ranges starting at most 365 days back (older: 401, error code 10012); a day's
+# price is the next midnight's point, asked from 30 minutes before it, so the oldest day served is 364 days back.
+PUBLIC_HISTORY_DAYS = 364
 COIN_LIST_COLUMNS = ["coin_id", "symbol", "name"]
 MARKET_COLUMNS = ["coin_id", "market_cap_usd", "market_cap_rank"]
+
+
+def oldest_served_day(today: date) -> date:
+    """The oldest UTC day whose price the public and demo plans serve."""
+    return today - timedelta(days=PUBLIC_HISTORY_DAYS)
 
 
 def key_headers(api_key: str | None) -> dict[str, str]:

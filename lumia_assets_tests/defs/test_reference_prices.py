@@ -18,6 +18,7 @@ from lumia_assets.defs.reference.checks import reference_agreement
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.selection import selection_from_env
 from lumia_assets.sim.coingecko import CoinGeckoApp
+from lumia_assets.sources.coingecko import oldest_served_day
 from lumia_assets.warehouse.store import active_symbols
 from lumia_assets_tests.defs.checks_helpers import execute, run_checks
 from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS, materialize, metadata_of
@@ -98,6 +99,25 @@ def test_reference_prices_equal_the_truth_at_one_call_per_coin(sim, warehouse_ur
 
     assert materialize(settings, [crypto_reference_prices], first, last).success  # a re-run changes nothing
     assert len(_table(warehouse_url, "reference_prices")) == len(stored)
+
+
+def test_days_beyond_the_public_plans_365_are_skipped_not_failed(sim, warehouse_url, settings) -> None:
+    first, last = _last_days(sim, 400)
+    oldest = oldest_served_day(sim.now.date())
+    assert materialize(settings, [crypto_coins]).success
+    sim.server.log.clear()
+
+    result = materialize(settings, [crypto_reference_prices], first, last)
+
+    assert result.success
+    metadata = metadata_of(result, crypto_reference_prices)
+    assert metadata["days_not_served"] == (oldest - first).days and metadata["symbols_failed"] == 0
+    assert {r.status for r in sim.requests(HOST, CHART)} == {200} and len(sim.requests(HOST, CHART)) == metadata[
+        "coins"
+    ]
+    stored = pd.to_datetime(_table(warehouse_url, "reference_prices")["date"]).dt.date
+    assert stored.min() == oldest and stored.max() == last
+    assert run_checks(settings, "crypto_reference_prices", first, last)["coverage"].passed  # served days only
 
 
 def _reconciled(sim, settings, first: date, last: date) -> dg.AssetCheckEvaluation:

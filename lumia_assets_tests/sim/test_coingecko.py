@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -85,3 +85,12 @@ def test_errors_come_in_coingeckos_shapes(frozen_sim) -> None:
     status, body = _get(frozen_sim, "/coins/list", {"x-cg-demo-api-key": "nope"})
     assert status == 401 and body["status"]["error_code"] == 10002
     assert _get(frozen_sim, "/coins/list", {"x-cg-demo-api-key": "CG-demo"})[0] == 200
+
+
+def test_history_older_than_365_days_is_refused_as_on_the_public_plans(frozen_sim) -> None:
+    start = AFTER_THE_CLOSE - timedelta(days=366)
+    status, body = _get(frozen_sim, f"/coins/bitcoin/market_chart/range?vs_currency=usd&from={int(start.timestamp())}"
+                                    f"&to={int(AFTER_THE_CLOSE.timestamp())}")  # fmt: skip
+
+    assert status == 401 and body["error"]["status"]["error_code"] == 10012
+    assert "past 365 days" in body["error"]["status"]["error_message"]

@@ -23,7 +23,7 @@ from lumia_assets.defs.universe.assets import crypto_universe, no_retry_for_perm
 from lumia_assets.engine.coins import UnknownCoinError, candidate_ids, choose_coins
 from lumia_assets.engine.references import ReferenceReport, collect_reference_prices
 from lumia_assets.settings import Settings
-from lumia_assets.sources.coingecko import coin_list, day_closes, key_headers, market_caps
+from lumia_assets.sources.coingecko import coin_list, day_closes, key_headers, market_caps, oldest_served_day
 from lumia_assets.sources.http import HttpClient
 from lumia_assets.warehouse.references import CoinMapShrinkError, active_bases, reference_coins, replace_coins
 
@@ -116,10 +116,15 @@ def crypto_reference_prices(
     settings, engine, client = Settings.from_env(), warehouse.engine(), upstream.client()
     days = closed_dates(window_dates(context.partition_time_window, "crypto"),
                         last_closed_crypto_day(clock.utc_now()))  # fmt: skip
+    oldest = oldest_served_day(clock.utc_now().date())
+    served = [day for day in days if day >= oldest]
+    if len(served) < len(days):
+        context.log.warning(f"{len(days) - len(served)} days before {oldest} are not fetched: CoinGecko's public and "
+                            "demo plans serve only the past 365 days")  # fmt: skip
     coins = reference_coins(engine, settings.selection, settings.coingecko_max_coins)
     fetch = partial(day_closes, coingecko_session(client, settings))
-    context.log.info(f"reference prices of {len(coins)} coins over {len(days)} days: {days[0]}..{days[-1]}")
-    report = collect_reference_prices(engine, list(coins["coin_id"]), days, fetch, log=context.log)
-    metadata = reference_metadata(report, client, len(coins))
+    context.log.info(f"reference prices of {len(coins)} coins over {len(served)} days")
+    report = collect_reference_prices(engine, list(coins["coin_id"]), served, fetch, log=context.log)
+    metadata = {**reference_metadata(report, client, len(coins)), "days_not_served": len(days) - len(served)}
     fail_below_success_rate(report, MIN_SUCCESS_RATE, metadata)
     return dg.MaterializeResult(metadata=metadata)

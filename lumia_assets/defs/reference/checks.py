@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 from sqlalchemy.engine import Engine
 
+from lumia_assets import clock
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.check_results import WARN, check_result, partitions_label
 from lumia_assets.defs.check_steps import Check, Verdict, check_step, per_partition
@@ -24,6 +25,7 @@ from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_pr
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.engine.feeds import CRYPTO_FEED
 from lumia_assets.settings import Settings
+from lumia_assets.sources.coingecko import oldest_served_day
 from lumia_assets.warehouse.quality import quality_result
 from lumia_assets.warehouse.references import (
     DOLLAR_QUOTES,
@@ -81,8 +83,10 @@ class ReferenceScope:
 
 def reference_scope(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, upstream: UpstreamResource,
                     partitioned: bool) -> ReferenceScope:  # fmt: skip
-    """The run's closed days."""
-    return ReferenceScope(warehouse.engine(), evaluated_dates(context, CRYPTO_FEED), partitions_label(context))
+    """The run's closed days that CoinGecko serves (the past 365 days)."""
+    oldest = oldest_served_day(clock.utc_now().date())
+    days = [day for day in evaluated_dates(context, CRYPTO_FEED) if day >= oldest]
+    return ReferenceScope(warehouse.engine(), days, partitions_label(context))
 
 
 def coverage(scope: ReferenceScope) -> Verdict:
