@@ -37,6 +37,7 @@ class Check(Generic[ScopeT]):
     blocking: bool
     partitioned: bool  # evaluated per partition of the asset, else over the whole asset
     evaluate: Callable[[ScopeT], Verdict]
+    additional_deps: tuple[dg.AssetsDefinition, ...] = ()  # assets it reads besides its own: it runs after them
 
 
 # (context, warehouse, upstream, partitioned) -> what the checks of that kind look at
@@ -62,6 +63,7 @@ def check_step(
                 asset=asset,
                 description=check.description,
                 blocking=check.blocking,
+                additional_deps=check.additional_deps,
                 partitions_def=partitions if check.partitioned else None,
             )
             for check in checks

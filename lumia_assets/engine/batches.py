@@ -81,9 +81,17 @@ class Tally:
         else:
             self.failed[symbol] = f"{type(outcome.error).__name__}: {outcome.error}"
 
-    def count_sources(self, rows: pd.DataFrame) -> None:
-        """Count the symbols of ``rows`` (about to be written) as covered, by the source that served them."""
-        sources = rows.groupby("symbol", sort=False)["source"].first()
+    def answered_bars(self, outcomes: Sequence[Outcome], columns: Sequence[str]) -> pd.DataFrame:
+        """The bars (exactly ``columns``) of the outcomes that have them; the others are recorded as unanswered."""
+        for outcome in outcomes:
+            if outcome.history is None:
+                self.record_unanswered(outcome)
+        return concat_frames([o.history.bars for o in outcomes if o.history is not None], columns)
+
+    def count_sources(self, rows: pd.DataFrame, key: str = "symbol") -> None:
+        """Count the instruments of ``rows`` (about to be written; ``key`` names them) as covered, by the source
+        that served them."""
+        sources = rows.groupby(key, sort=False)["source"].first()
         self.covered.update(sources.index)
         for source, symbols in sources.value_counts().items():
             self.sources[str(source)] = self.sources.get(str(source), 0) + int(symbols)

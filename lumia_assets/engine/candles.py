@@ -50,10 +50,7 @@ class CandleReport(Tally):
 def _storable(outcomes: Sequence[Outcome], report: CandleReport, last_closed: datetime) -> pd.DataFrame:
     """The batch's candles fit to store; the outcomes without any and the rejected candles are recorded in
     ``report``."""
-    for outcome in outcomes:
-        if outcome.history is None:
-            report.record_unanswered(outcome)
-    candles = concat_frames([o.history.bars for o in outcomes if o.history is not None], CANDLE_COLUMNS)
+    candles = report.answered_bars(outcomes, CANDLE_COLUMNS)
     if candles.empty:
         return candles
     clean = clean_candles(candles, report.hours, last_closed)

@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from lumia_assets.engine.batches import Instrument, Tally, concat_frames, fetched_batches
+from lumia_assets.engine.batches import Instrument, Tally, fetched_batches
 from lumia_assets.frames import REFERENCE_PRICE_COLUMNS
 from lumia_assets.sources.bars import SymbolHistory
 from lumia_assets.warehouse.references import upsert_reference_prices
@@ -64,13 +64,8 @@ def collect_reference_prices(
     fetch = _as_history(day_closes)
     with closing(fetched_batches(fetch, instruments, report.days[0], report.days[-1], workers, batch_size)) as batches:
         for outcomes in batches:
-            for outcome in outcomes:
-                if outcome.history is None:
-                    report.record_unanswered(outcome)
-            rows = concat_frames([o.history.bars for o in outcomes if o.history is not None], REFERENCE_PRICE_COLUMNS)
-            rows = rows[rows["date"].isin(set(report.days))]
-            if not rows.empty:
-                report.count_sources(rows.rename(columns={"coin_id": "symbol"}))
+            rows = report.answered_bars(outcomes, REFERENCE_PRICE_COLUMNS)
+            report.count_sources(rows, key="coin_id")
             report.rows_written += upsert_reference_prices(engine, rows)
             report.batches += 1
             if log:

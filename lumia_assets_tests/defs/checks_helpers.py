@@ -9,13 +9,13 @@ import sqlalchemy as sa
 
 from lumia_assets.defs.prices.checks import PRICE_CHECKS
 from lumia_assets.defs.prices.hourly_checks import HOURLY_PRICE_CHECKS
-from lumia_assets.defs.reference.checks import REFERENCE_CHECKS, bases_mapped, reference_agreement
+from lumia_assets.defs.reference.checks import REFERENCE_CHECKS, bases_mapped
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.checks import UNIVERSE_CHECKS
 from lumia_assets.settings import Settings
 from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS
 
-CHECKS = [*UNIVERSE_CHECKS, *PRICE_CHECKS, HOURLY_PRICE_CHECKS, REFERENCE_CHECKS, reference_agreement, bases_mapped]
+CHECKS = [*UNIVERSE_CHECKS, *PRICE_CHECKS, HOURLY_PRICE_CHECKS, REFERENCE_CHECKS, bases_mapped]
 
 
 def run_checks(

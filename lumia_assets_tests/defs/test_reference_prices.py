@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from lumia_assets.calendars import last_closed_crypto_day
 from lumia_assets.defs.prices.assets import crypto_daily_prices
+from lumia_assets.defs.prices.checks import PRICE_CHECKS, REFERENCE_AGREEMENT
 from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
-from lumia_assets.defs.reference.checks import reference_agreement
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.selection import selection_from_env
 from lumia_assets.sim.coingecko import CoinGeckoApp
@@ -126,8 +126,8 @@ def _reconciled(sim, settings, first: date, last: date) -> dg.AssetCheckEvaluati
     assert materialize(settings, [crypto_coins]).success
     assert materialize(settings, [crypto_daily_prices], first, last).success
     result = dg.materialize(
-        [*ALL_ASSETS, reference_agreement],
-        selection=dg.AssetSelection.assets(crypto_reference_prices) | dg.AssetSelection.checks(reference_agreement),
+        [*ALL_ASSETS, *PRICE_CHECKS],
+        selection=dg.AssetSelection.assets(crypto_reference_prices) | dg.AssetSelection.checks(REFERENCE_AGREEMENT),
         resources=build_resources(settings),
         tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
         raise_on_error=False,

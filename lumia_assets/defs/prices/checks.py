@@ -1,7 +1,8 @@
 """Price checks: one step per price asset evaluates all its quality checks, per partition range and table-wide.
 
 ERROR for corrupt data (OHLC sanity, duplicate bars, derived adjustments disagreeing with the upstream's), blocking;
-WARN for degraded data (coverage below LUMIA_COVERAGE_THRESHOLD, unexplained jumps, cross-exchange disagreement);
+WARN for degraded data (coverage below LUMIA_COVERAGE_THRESHOLD, unexplained jumps, cross-exchange disagreement,
+disagreement with CoinGecko's reference prices);
 coverage is an ERROR when a date has lost most of its bars.
 
 Each asset's checks run in one step (``defs/check_steps.py``). A partitioned check in a range run evaluates every
@@ -23,15 +24,19 @@ from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_pr
 from lumia_assets.defs.prices.hourly_checks import AGREEMENT_DESCRIPTION
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS, EQUITY_PARTITIONS, window_dates
 from lumia_assets.defs.prices.table_scans import table_scan
+from lumia_assets.defs.reference.assets import crypto_reference_prices
 from lumia_assets.defs.resources import UpstreamResource, WarehouseResource
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 from lumia_assets.settings import Settings
 from lumia_assets.warehouse import candle_quality, quality, repairs
+from lumia_assets.warehouse.references import DOLLAR_QUOTES, reference_disagreement
 from lumia_assets.warehouse.store import active_symbols
 
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
 CROSS_EXCHANGE_SAMPLE = 10
 CROSS_EXCHANGE_TOLERANCE = 0.005
+REFERENCE_TOLERANCE = 0.01
+REFERENCE_AGREEMENT = dg.AssetCheckKey(crypto_daily_prices.key, "reference_agreement")
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,12 @@ def cross_exchange_agreement(scope: Scope) -> Verdict:
     return Verdict(result, WARN, metadata)
 
 
+def reference_agreement(scope: Scope) -> Verdict:
+    """Stored dollar-quoted closes agree with CoinGecko's price of their coin that day."""
+    result = reference_disagreement(scope.engine, scope.window, REFERENCE_TOLERANCE)
+    return Verdict(result, WARN, {"tolerance": REFERENCE_TOLERANCE, **scope.metadata()})
+
+
 def hourly_daily_agreement(scope: Scope) -> Verdict:
     """The days' daily candles agree with the 24 hourly candles of the same venue, where those are stored."""
     return Verdict(candle_quality.hourly_daily_agreement(scope.engine, scope.dates), ERROR, scope.metadata())
@@ -185,6 +196,17 @@ CRYPTO_CHECKS = [
         cross_exchange_agreement,
     ),
     Check("hourly_daily_agreement", AGREEMENT_DESCRIPTION, False, True, hourly_daily_agreement),
+    # evaluated by crypto_reference_job once the day's reference prices are in (crypto_prices_job leaves it out)
+    Check(
+        REFERENCE_AGREEMENT.name,
+        f"Stored closes of pairs quoted in {', '.join(DOLLAR_QUOTES)} agree with CoinGecko's price of their coin at "
+        f"the end of that UTC day within {REFERENCE_TOLERANCE:.0%}; the metadata shows the largest deviations. Days "
+        "without a reference price are not compared.",
+        False,
+        True,
+        reference_agreement,
+        additional_deps=(crypto_reference_prices,),
+    ),
 ]
 
 

@@ -17,9 +17,9 @@ import dagster as dg
 
 from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
+from lumia_assets.defs.prices.checks import REFERENCE_AGREEMENT
 from lumia_assets.defs.prices.hourly import crypto_hourly_prices
 from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
-from lumia_assets.defs.reference.checks import reference_agreement
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.engine.feeds import CRYPTO_FEED, EQUITY_FEED, PriceFeed
 
@@ -43,11 +43,11 @@ crypto_hourly_prices_job = _job("crypto_hourly_prices_job", [crypto_hourly_price
                                 "Hourly crypto candles for a UTC hour or a range of hours.")  # fmt: skip
 # the reference check waits for the day's reference prices, which crypto_reference_job fetches after this job
 crypto_prices_job = _job("crypto_prices_job", dg.AssetSelection.assets(crypto_daily_prices)
-                         - dg.AssetSelection.checks(reference_agreement), 20,
+                         - dg.AssetSelection.checks(REFERENCE_AGREEMENT), 20,
                          "Daily crypto candles for a UTC day or a range of days.")  # fmt: skip
 crypto_reference_job = _job(
     "crypto_reference_job",
-    dg.AssetSelection.assets(crypto_coins, crypto_reference_prices) | dg.AssetSelection.checks(reference_agreement),
+    dg.AssetSelection.assets(crypto_coins, crypto_reference_prices) | dg.AssetSelection.checks(REFERENCE_AGREEMENT),
     25,
     "CoinGecko's coins and reference prices for a UTC day or a range of days, and the check comparing the daily "
     "crypto candles with them.",

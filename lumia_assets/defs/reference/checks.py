@@ -1,12 +1,11 @@
-"""Checks over CoinGecko's witness: the stored dollar-quoted closes agree with the coins' reference prices (WARN,
-on ``crypto_daily_prices``), most bases are mapped to a coin (WARN, on ``crypto_coins``), and each day has the
-reference prices of the coins it should (WARN, on ``crypto_reference_prices``).
+"""Checks over CoinGecko's witness: most bases are mapped to a coin (WARN, on ``crypto_coins``), and each day has
+the reference prices of the coins it should (WARN, on ``crypto_reference_prices``). The stored candles' agreement
+with the reference prices is one of ``crypto_daily_prices``' checks (``defs/prices/checks.py``).
 
-None can fail a run: an exchange may trade a coin a little off its aggregated price, a small token may not be on
-CoinGecko at all, and a coin CoinGecko failed for is a gap the next run fills. Each says which rows to look at.
+Neither can fail a run: a small token may not be on CoinGecko at all, and a coin CoinGecko failed for is a gap the
+next run fills. Each says which rows to look at.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,11 +13,9 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from lumia_assets import clock
-from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.check_results import WARN, check_result, partitions_label
-from lumia_assets.defs.check_steps import Check, Verdict, check_step, per_partition
+from lumia_assets.defs.check_steps import Check, Verdict, check_step
 from lumia_assets.defs.metadata import sample
-from lumia_assets.defs.prices.assets import crypto_daily_prices
 from lumia_assets.defs.prices.checks import evaluated_dates
 from lumia_assets.defs.prices.partitions import CRYPTO_PARTITIONS
 from lumia_assets.defs.reference.assets import crypto_coins, crypto_reference_prices
@@ -28,48 +25,13 @@ from lumia_assets.settings import Settings
 from lumia_assets.sources.coingecko import oldest_served_day
 from lumia_assets.warehouse.quality import quality_result
 from lumia_assets.warehouse.references import (
-    DOLLAR_QUOTES,
     active_bases,
     mapped_bases,
     reference_coins,
     reference_coverage,
-    reference_disagreement,
 )
 
-REFERENCE_TOLERANCE = 0.01
 MIN_MAPPED_SHARE = 0.5
-
-REFERENCE_AGREEMENT = "reference_agreement"
-with accepted(dg.PreviewWarning):  # partitions_def on a check spec: results per partition, as the UI shows them
-    REFERENCE_AGREEMENT_SPEC = dg.AssetCheckSpec(
-        REFERENCE_AGREEMENT,
-        asset=crypto_daily_prices,
-        additional_deps=[crypto_reference_prices],
-        partitions_def=CRYPTO_PARTITIONS,
-        description=f"Stored closes of pairs quoted in {', '.join(DOLLAR_QUOTES)} agree with CoinGecko's price of "
-        f"their coin at the end of that UTC day within {REFERENCE_TOLERANCE:.0%}; the metadata shows the largest "
-        "deviations. Days without a reference price are not compared.",
-    )
-
-
-# a multi-asset check of one spec: a range run reports a result per partition, which a plain asset check's one
-# required output cannot
-@dg.multi_asset_check(specs=[REFERENCE_AGREEMENT_SPEC], can_subset=True, name="crypto_daily_prices_reference_agreement")
-def reference_agreement(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
-    """The run's closed days of dollar-quoted candles against CoinGecko's reference prices."""
-    days = evaluated_dates(context, CRYPTO_FEED)
-    if days:
-        result = reference_disagreement(warehouse.engine(), (days[0], days[-1]), REFERENCE_TOLERANCE)
-    else:
-        result = quality_result(0, 0, [], "no closed day")
-    metadata = {"tolerance": REFERENCE_TOLERANCE, "partitions": partitions_label(context), "dates": len(days)}
-    verdict = check_result(result, WARN, REFERENCE_AGREEMENT_SPEC.key, **metadata)
-    if context.has_partition_key:
-        yield verdict
-    else:
-        yield from per_partition(verdict, context.partition_keys, blocking=False)
 
 
 @dataclass(frozen=True)
