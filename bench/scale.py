@@ -100,6 +100,7 @@ PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
 SEED = 42
 EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 FEED_CLASSES = {"equity": ("stock", "etf", "mutual_fund"), "crypto": ("crypto",)}
+PROVISIONAL_SOURCES = {"equity": (), "crypto": ("yahoo",)}  # the feeds' fallback sources (engine/feeds.py)
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
 DEADLINES = {"equity": (EQUITY_TIMEZONE, timedelta(hours=20)), "crypto": ("UTC", timedelta(hours=26))}
 PARTITION_TARGET = 5.0
@@ -546,6 +547,7 @@ def figures(engine: Engine, now: datetime, settings: Settings) -> list[Figure]:
     found: list[Figure] = []
     threshold = settings.coverage_threshold / 100
     takes_since = "since" in inspect.signature(quality.ohlc_sanity).parameters
+    tracks_per_feed = "asset_classes" in inspect.signature(repairs.track).parameters
     for feed, classes in FEED_CLASSES.items():
         day = due_partition(feed, now)
         window = (day, day)
@@ -575,8 +577,13 @@ def figures(engine: Engine, now: datetime, settings: Settings) -> list[Figure]:
         counts = []
         for feed, classes in FEED_CLASSES.items():
             recent = recent_dates(feed, settings, now)
-            missing = missing_cells(engine, classes, recent)
-            repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days))
+            if tracks_per_feed:  # as the sensor does since a fallback's bars are repaired too
+                provisional = PROVISIONAL_SOURCES[feed]
+                missing = missing_cells(engine, classes, recent, provisional=provisional)
+                repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days), classes, provisional)
+            else:
+                missing = missing_cells(engine, classes, recent)
+                repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days))
             priced.record_selection(engine, classes, settings.selection, settings.prices_start, recent[0], now)
             owed = priced.history_due(engine, classes, recent[0], now)
             counts.append(f"{len(missing)}/{len(repairs.due(engine, classes, now))}/{len(owed)}")

@@ -10,6 +10,10 @@ selections, the stored side read from ``ix_daily_prices_asset_class_date_symbol`
 follows the cells asked about (instruments x dates), not the table. A join of the expected cells to ``daily_prices``
 left the plan to estimates, and PostgreSQL merged the cells with the whole primary key: 4 s for one date at one year
 of the full universe, 60 s at five years.
+
+A repair also asks for the cells whose bar came from a ``provisional`` source: the opt-in fallback that stood in while
+the instrument's own sources failed. Those count as stored for coverage, and as missing for the gap sensor until
+the own sources serve them.
 """
 
 from __future__ import annotations
@@ -80,21 +84,29 @@ def _expected_cells(days: sa.Table, asset_classes: Sequence[str], selection: Pri
     )
 
 
-def _stored_cells(asset_classes: Sequence[str], dates: Sequence[date]) -> sa.Select:
-    """The (symbol, asset_class, date) of every bar of ``asset_classes`` on ``dates``."""
-    return sa.select(daily_prices.c.symbol, daily_prices.c.asset_class, daily_prices.c.date).where(
+def _stored_cells(asset_classes: Sequence[str], dates: Sequence[date], provisional: Sequence[str]) -> sa.Select:
+    """The (symbol, asset_class, date) of every bar of ``asset_classes`` on ``dates`` whose source is not one of the
+    ``provisional`` ones (without any, the index alone answers)."""
+    stored = sa.select(daily_prices.c.symbol, daily_prices.c.asset_class, daily_prices.c.date).where(
         daily_prices.c.asset_class.in_(list(asset_classes)), daily_prices.c.date.in_(sorted(set(dates)))
     )
+    return stored.where(daily_prices.c.source.not_in(list(provisional))) if provisional else stored
 
 
 @contextmanager
 def _missing_cells(
-    engine: Engine, asset_classes: Sequence[str], dates: Sequence[date], selection: PriceSelection
+    engine: Engine,
+    asset_classes: Sequence[str],
+    dates: Sequence[date],
+    selection: PriceSelection,
+    provisional: Sequence[str] = (),
 ) -> Iterator[tuple[Connection, sa.Subquery, sa.Subquery]]:
-    """A connection, the expected cells, and those of them without a bar (``symbol``, ``asset_class``, ``day``)."""
+    """A connection, the expected cells, and those of them without a bar (``symbol``, ``asset_class``, ``day``), a
+    bar from a ``provisional`` source counting as none."""
     with reading(engine) as conn:
         expected = _expected_cells(_dates_table(conn, dates), asset_classes, selection)
-        missing = sa.except_(sa.select(expected), _stored_cells(asset_classes, dates)).subquery("missing")
+        stored = _stored_cells(asset_classes, dates, provisional)
+        missing = sa.except_(sa.select(expected), stored).subquery("missing")
         yield conn, expected, missing
 
 
@@ -144,11 +156,13 @@ def missing_cells(
     limit: int | None = None,
     *,
     selection: PriceSelection = EVERYTHING,
+    provisional: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The missing cells themselves (``CELL_COLUMNS``), by date then asset class then symbol; at most ``limit``."""
+    """The missing cells themselves (``CELL_COLUMNS``), by date then asset class then symbol; at most ``limit``.
+    A bar from one of the ``provisional`` sources leaves its cell missing: a repair asks the own sources again."""
     if not dates:
         return pd.DataFrame(columns=list(CELL_COLUMNS))
-    with _missing_cells(engine, asset_classes, dates, selection) as (conn, _, missing):
+    with _missing_cells(engine, asset_classes, dates, selection, provisional) as (conn, _, missing):
         query = (
             sa.select(missing.c.symbol, missing.c.asset_class, missing.c.day)
             .order_by(missing.c.day, missing.c.asset_class, missing.c.symbol)

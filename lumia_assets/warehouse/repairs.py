@@ -4,7 +4,9 @@ A cell found missing is tracked from then on. It is due at once, and after each 
 longer wait (``BACKOFF``: 15 minutes, 1 hour, 6 hours, then daily), so data that arrives late (fund prices
 published after the evening run) is fetched when it appears, while chronic gaps cost a request a day. A cell still
 missing ``max_age`` after it was first found is ``unavailable``, with the symbol's last answer as the reason. A
-cell that got its bar is forgotten.
+cell that got its bar is forgotten. A bar from a provisional source (the opt-in fallback that stood in while the
+instrument's own sources failed) does not end the tracking: the repairs ask the own sources again until they
+serve the cell, and one given up on says it was served only by the fallback.
 """
 
 from __future__ import annotations
@@ -28,35 +30,45 @@ def next_wait(attempts: int) -> timedelta:
     return BACKOFF[min(attempts, len(BACKOFF)) - 1]
 
 
-def _has_bar() -> sa.Exists:
-    return (
-        sa.select(daily_prices.c.symbol)
-        .where(daily_prices.c.symbol == gap_repairs.c.symbol, daily_prices.c.asset_class == gap_repairs.c.asset_class,
-               daily_prices.c.date == gap_repairs.c.date)
-        .exists()
-    )  # fmt: skip
+def _bar(provisional: Sequence[str]) -> sa.Select:
+    """The bar of a tracked cell, unless it came from one of the ``provisional`` sources."""
+    bar = sa.select(daily_prices.c.source).where(
+        daily_prices.c.symbol == gap_repairs.c.symbol,
+        daily_prices.c.asset_class == gap_repairs.c.asset_class,
+        daily_prices.c.date == gap_repairs.c.date,
+    )
+    return bar.where(daily_prices.c.source.not_in(list(provisional))) if provisional else bar
 
 
-def track(engine: Engine, missing: pd.DataFrame, now: datetime, max_age: timedelta) -> None:
-    """Start tracking the ``missing`` cells (``CELL_COLUMNS``) not tracked yet, forget those that got their bar,
-    and give up on those missing for longer than ``max_age``."""
+def track(
+    engine: Engine,
+    missing: pd.DataFrame,
+    now: datetime,
+    max_age: timedelta,
+    asset_classes: Sequence[str],
+    provisional: Sequence[str] = (),
+) -> None:
+    """Start tracking the ``missing`` cells (``CELL_COLUMNS``) not tracked yet, forget the tracked cells of
+    ``asset_classes`` that got their bar (from a source other than the ``provisional`` ones), and give up on those
+    missing for longer than ``max_age``."""
     rows = conform(missing.assign(first_missing_at=now, next_attempt_at=now), gap_repairs,
                    [*CELL_COLUMNS, "first_missing_at", "next_attempt_at"])  # fmt: skip
-    reason = (
-        sa.select(sa.func.coalesce(symbol_status.c.status + ": " + sa.func.coalesce(symbol_status.c.detail, ""),
-                                   "no bar from the upstream"))
+    status = (
+        sa.select(symbol_status.c.status + ": " + sa.func.coalesce(symbol_status.c.detail, ""))
         .where(symbol_status.c.symbol == gap_repairs.c.symbol, symbol_status.c.asset_class == gap_repairs.c.asset_class)
         .scalar_subquery()
     )  # fmt: skip
+    stand_in = "served only by the fallback " + _bar(()).scalar_subquery()  # a bar left: a provisional source's
+    ours = gap_repairs.c.asset_class.in_(list(asset_classes))
     with engine.begin() as conn:
-        conn.execute(gap_repairs.delete().where(_has_bar()))
+        conn.execute(gap_repairs.delete().where(ours, _bar(provisional).exists()))
         if not rows.empty:
             insert = sa.dialects.postgresql.insert if conn.dialect.name == "postgresql" else sa.dialects.sqlite.insert
             conn.execute(insert(gap_repairs).on_conflict_do_nothing(), rows.to_dict("records"))
         conn.execute(
             gap_repairs.update()
-            .where(gap_repairs.c.unavailable.is_(False), gap_repairs.c.first_missing_at < now - max_age)
-            .values(unavailable=True, reason=sa.func.coalesce(reason, "no bar from the upstream"))
+            .where(ours, gap_repairs.c.unavailable.is_(False), gap_repairs.c.first_missing_at < now - max_age)
+            .values(unavailable=True, reason=sa.func.coalesce(stand_in, status, "no bar from the upstream"))
         )
 
 

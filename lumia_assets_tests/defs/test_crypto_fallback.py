@@ -1,21 +1,24 @@
 """``crypto_daily_prices`` with Kraken's and Coinbase's candles failing, through Dagster on both warehouse backends:
 a dollar pair comes from Yahoo only with ``LUMIA_CRYPTO_FALLBACKS=yahoo``, only after every exchange failed, and its
-rows say ``source='yahoo'``."""
+rows say ``source='yahoo'``; the gap sensor asks the exchanges again until one serves those days."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
+from lumia_assets import clock
 from lumia_assets.calendars import crypto_days
 from lumia_assets.defs.prices.assets import crypto_daily_prices
 from lumia_assets.defs.prices.checks import Scope, cross_exchange_agreement
+from lumia_assets.defs.prices.sensors import HISTORY_TAG, RANGE_END, RANGE_START, price_gap_sensor
 from lumia_assets.defs.resources import build_resources, warehouse_engine
-from lumia_assets.engine.feeds import CRYPTO_FEED
+from lumia_assets.engine.feeds import CRYPTO_FEED, recent_dates
 from lumia_assets.settings import Settings
 from lumia_assets_tests.defs.prices_helpers import materialize, metadata_of, stored_prices
 
@@ -109,3 +112,53 @@ def test_the_cross_exchange_check_leaves_yahoos_rows_out(sim, warehouse_url, fai
     verdict = cross_exchange_agreement(Scope(CRYPTO_FEED, warehouse_engine(warehouse_url), upstream, None, days, ""))
 
     assert verdict.result.passed and verdict.result.checked == len(days)  # ETH/USD's Coinbase closes against Kraken's
+
+
+def _crypto_repairs(settings: Settings, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    """The gap sensor's crypto repair runs (not the history it backfills for newly selected pairs)."""
+    context = dg.build_sensor_context(instance=instance, resources=build_resources(settings))
+    requests = price_gap_sensor(context).run_requests or []
+    return [r for r in requests if r.job_name == "crypto_prices_job" and HISTORY_TAG not in r.tags]
+
+
+def _repair(settings: Settings, request: dg.RunRequest) -> None:
+    first = date.fromisoformat(request.tags.get(RANGE_START, request.partition_key))
+    last = date.fromisoformat(request.tags.get(RANGE_END, request.partition_key))
+    config = request.run_config["ops"]["crypto_daily_prices"]["config"] | {"min_success_rate": 0.0}
+    run_config = {"ops": {"crypto_daily_prices": {"config": config}}}
+    assert materialize(settings, [crypto_daily_prices], first, last, run_config=run_config).success
+
+
+def test_the_days_yahoo_filled_are_asked_of_the_exchanges_again_until_one_serves_them(
+    sim, warehouse_url, failing, monkeypatch
+) -> None:
+    monkeypatch.setenv("LUMIA_CRYPTO_FALLBACKS", "yahoo")
+    settings = _with_env(failing)
+    _, last = _run(sim, settings)
+    filled = stored_prices(warehouse_url, ("crypto",)).query("symbol == 'BTC/USD'")
+    assert set(filled["source"]) == {"yahoo"} and len(filled) == 7
+    instance = dg.DagsterInstance.ephemeral()
+
+    still_down = _crypto_repairs(settings, instance)  # the exchanges still fail: Yahoo stands in again, unchanged
+    assert still_down and all("BTC/USD" in r.run_config["ops"]["crypto_daily_prices"]["config"]["symbols"]
+                              for r in still_down)  # fmt: skip
+    for request in still_down:
+        _repair(settings, request)
+    again = stored_prices(warehouse_url, ("crypto",)).query("symbol == 'BTC/USD' and date in @filled.date")
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), filled.reset_index(drop=True))  # fetched_at too
+    assert _crypto_repairs(settings, instance) == []  # each day waits its 15 minutes, as any missing cell does
+
+    sim.faults.clear()  # the exchanges recover
+    later = sim.now + timedelta(minutes=16)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    recovered = _crypto_repairs(settings, instance)
+    assert recovered
+    for request in recovered:
+        _repair(settings, request)
+
+    window = set(recent_dates(CRYPTO_FEED, settings, later))  # the due days; the newest is the schedule's still
+    sources = stored_prices(warehouse_url, ("crypto",)).query("symbol == 'BTC/USD'").set_index("date")["source"]
+    assert set(filled["date"]) <= set(sources.index) and last not in window
+    assert set(sources[sources.index.isin(window)]) == {"kraken"}, "the exchange replaced every due Yahoo day"
+    assert set(sources[~sources.index.isin(window)]) == {"yahoo"}
+    assert _crypto_repairs(settings, instance) == []  # served by an exchange: nothing left to repair

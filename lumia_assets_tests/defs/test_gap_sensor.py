@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from lumia_assets import clock
 from lumia_assets.calendars import equity_sessions
@@ -25,15 +26,20 @@ from lumia_assets.defs.prices.sensors import (
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.engine.feeds import EQUITY_FEED, recent_dates
 from lumia_assets.warehouse import repairs
-from lumia_assets.warehouse.gaps import missing_cells
+from lumia_assets.warehouse.gaps import CELL_COLUMNS, missing_cells
+from lumia_assets.warehouse.schema import gap_repairs
+from lumia_assets.warehouse.store import upsert_daily_prices
+from lumia_assets.warehouse.universe import sync_universe
 from lumia_assets_tests.defs.prices_helpers import (
     active_equities,
     load_universes,
     materialize,
     settings_for,
 )
+from lumia_assets_tests.warehouse.frames import FETCHED_AT, bars, listings
 
 EQUITY = ("stock", "etf", "mutual_fund")
+STOCK = ("stock",)
 LOOKBACK_DAYS = 8
 
 
@@ -132,7 +138,7 @@ def test_a_cell_is_retried_with_growing_patience_then_given_up_with_the_last_ans
     waits = []
     now = found
     for _ in range(5):
-        repairs.track(engine, missing, now, timedelta(days=5))
+        repairs.track(engine, missing, now, timedelta(days=5), STOCK)
         due = repairs.due(engine, ["stock"], now)
         assert (len(due) == 1 and repairs.due(engine, ["stock"], now - timedelta(seconds=1)).empty) or waits == []
         repairs.attempted(engine, due, now)
@@ -144,6 +150,36 @@ def test_a_cell_is_retried_with_growing_patience_then_given_up_with_the_last_ans
     assert waits == [timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6), timedelta(days=1),
                      timedelta(days=1)]  # fmt: skip
 
-    repairs.track(engine, missing, found + timedelta(days=6), timedelta(days=5))
+    repairs.track(engine, missing, found + timedelta(days=6), timedelta(days=5), STOCK)
     assert repairs.due(engine, ["stock"], found + timedelta(days=6)).empty
     assert repairs.unavailable(engine, ["stock"], [date(2024, 6, 3)])["unavailable"].tolist() == [1]
+
+
+def _reasons(engine) -> dict[date, str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(gap_repairs.c.date, gap_repairs.c.reason).where(gap_repairs.c.unavailable))
+        return {pd.Timestamp(day).date(): reason for day, reason in rows}
+
+
+def test_a_cell_the_fallback_filled_is_tracked_until_its_own_source_serves_it(warehouse_url) -> None:
+    engine = warehouse_engine(warehouse_url)
+    pair = listings("BTC/USD", asset_class="crypto").assign(base="BTC", quote="USD", exchanges="binance",
+                                                            primary_exchange="binance")  # fmt: skip
+    sync_universe(engine, "crypto_universe", ("crypto",), pair, seen_at=FETCHED_AT)
+    served_later, never = date(2024, 6, 3), date(2024, 6, 4)
+    cells = pd.DataFrame([("BTC/USD", "crypto", day) for day in (served_later, never)], columns=list(CELL_COLUMNS))
+    crypto, yahoo, found = ("crypto",), ("yahoo",), datetime(2024, 6, 5, 3, tzinfo=UTC)
+
+    repairs.track(engine, cells, found, timedelta(days=5), crypto, yahoo)
+    upsert_daily_prices(engine, bars("BTC/USD", [served_later, never], asset_class="crypto"))  # source yahoo
+    for tick in range(1, 3):  # both feeds' ticks: the equity feed's leaves crypto's cells alone
+        repairs.track(engine, cells.iloc[0:0], found + timedelta(minutes=tick), timedelta(days=5), STOCK)
+        repairs.track(engine, cells, found + timedelta(minutes=tick), timedelta(days=5), crypto, yahoo)
+    assert repairs.due(engine, crypto, found)["date"].tolist() == [served_later, never]  # first found at ``found``
+
+    upsert_daily_prices(engine, bars("BTC/USD", [served_later], asset_class="crypto").assign(source="binance"))
+    repairs.track(engine, cells.iloc[1:], found + timedelta(hours=1), timedelta(days=5), crypto, yahoo)
+    assert repairs.due(engine, crypto, found + timedelta(hours=1))["date"].tolist() == [never]
+
+    repairs.track(engine, cells.iloc[1:], found + timedelta(days=6), timedelta(days=5), crypto, yahoo)
+    assert _reasons(engine) == {never: "served only by the fallback yahoo"}

@@ -123,3 +123,14 @@ def test_no_dates_means_no_rows(warehouse_url: str) -> None:
     engine = connect_warehouse(warehouse_url)
     assert list(partition_gaps(engine, ["stock"], []).columns) == list(GAP_COLUMNS)
     assert missing_cells(engine, ["stock"], []).empty
+
+
+def test_a_bar_from_a_provisional_source_counts_as_present_but_is_still_a_cell_to_repair(warehouse_url: str) -> None:
+    engine = _seed(warehouse_url)
+    upsert_daily_prices(engine, bars("ZZZZ", DAYS[:1]).assign(source="fallback"))  # stood in for the own source
+
+    assert ("ZZZZ", "stock", DAYS[0]) not in _cells(missing_cells(engine, ["stock"], DAYS))
+    assert partition_gaps(engine, ["stock"], DAYS)["present"].tolist() == [3, 1, 3]
+    to_repair = _cells(missing_cells(engine, ["stock"], DAYS, provisional=("fallback",)))
+    assert to_repair == [("NEWCO", "stock", DAYS[0]), ("ZZZZ", "stock", DAYS[0]), *_cells(
+        missing_cells(engine, ["stock"], DAYS[1:]))]  # fmt: skip

@@ -45,7 +45,8 @@ class PriceRunConfig(dg.Config):
     """Run options for a price materialization."""
 
     only_missing: bool = Field(
-        default=False, description="Fetch only the symbols with missing cells in the range (gap repair)."
+        default=False,
+        description="Fetch only the symbols with missing cells in the range, or cells a fallback filled (gap repair).",
     )
     symbols: list[str] = Field(
         default_factory=list, description="Only these symbols (the gap sensor's due cells); empty: all of them."
@@ -84,8 +85,8 @@ def instruments_to_collect(
     exchanges: Sequence[str] = (),
 ) -> list[Instrument]:
     """Active instruments of the feed that ``selection`` prices, stocks and ETFs first; with ``only_missing``, those
-    with gaps in ``sessions``. A selection of the top coins by market cap before any coin is mapped is an error, not
-    an empty run."""
+    with gaps in ``sessions`` (a fallback's bar counts as a gap: the own sources are asked again). A selection of the
+    top coins by market cap before any coin is mapped is an error, not an empty run."""
     if "crypto" in feed.asset_classes and selection.crypto_top_coins and not mapped_bases(engine):
         raise dg.Failure(
             description=f"LUMIA_CRYPTO_TOP_COINS={selection.crypto_top_coins} selects pairs by CoinGecko's market-cap "
@@ -94,7 +95,8 @@ def instruments_to_collect(
         )
     active = active_symbols(engine, feed.asset_classes, selection=selection)
     if only_missing:
-        gaps = missing_cells(engine, feed.asset_classes, sessions, selection=selection)
+        gaps = missing_cells(engine, feed.asset_classes, sessions, selection=selection,
+                             provisional=feed.fallback_sources)  # fmt: skip
         active = active.merge(gaps[["symbol", "asset_class"]].drop_duplicates(), on=["symbol", "asset_class"])
     active = active.assign(order=active["asset_class"].map(CLASS_ORDER)).sort_values(["order", "symbol"])
     return [

@@ -7,7 +7,8 @@ tracked (``warehouse/repairs.py``): due at once, then again after 15 minutes, 1 
 repair run fetches only the due symbols of its dates; adjacent dates share one range run, so a week-long outage
 costs one request per affected symbol. At most ``LUMIA_GAP_MAX_RUNS`` repairs are in flight and a date being
 repaired is not requested again, so a tick asks for at most that many runs, each of at most one request per due
-symbol.
+symbol. A cell filled by the opt-in crypto fallback (``LUMIA_CRYPTO_FALLBACKS``) is repaired the same way: the
+exchanges are asked again until one serves it, and its bar then replaces the fallback's.
 
 Before the window, the sensor backfills history the price selection owes (``warehouse/priced.py``): an
 instrument newly selected (a symbol added to ``LUMIA_INCLUDE``, a new fund) gets one run fetching its range from
@@ -158,8 +159,10 @@ def price_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
     calendars = {name: recent_dates(feed, settings, now) for name, (feed, _) in FEED_JOBS.items()}
     due: dict[str, pd.DataFrame] = {}
     for name, (feed, _) in FEED_JOBS.items():
-        missing = missing_cells(engine, feed.asset_classes, calendars[name], selection=settings.selection)
-        repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days))
+        provisional = feed.fallback_sources
+        missing = missing_cells(engine, feed.asset_classes, calendars[name], selection=settings.selection,
+                                provisional=provisional)  # fmt: skip
+        repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days), feed.asset_classes, provisional)
         due[name] = repairs.due(engine, feed.asset_classes, now)
         if not missing.empty:
             context.log.info(f"{name}: {len(missing)} missing cells, {len(due[name])} due for a repair now")
