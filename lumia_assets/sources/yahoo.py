@@ -10,6 +10,7 @@ network failures surface from the session layer as :class:`TransientUpstreamErro
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -73,25 +74,62 @@ def _served_actions(history: pd.DataFrame, days: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"date": dates, "action": kinds, "value": np.array(values, dtype="float64")})
 
 
-def _without_double_counted_gains(history: pd.DataFrame, days: np.ndarray, served: pd.DataFrame,
-                                  inside: set[date]) -> np.ndarray:  # fmt: skip
+@dataclass(frozen=True)
+class ServedStep:
+    """What Yahoo's ``Adj Close`` took off at an ex-date paying a dividend and a capital gain no larger than it:
+    the served factor's ``step`` (``Adj Close / Close`` before over on the day), and the steps of the dividend
+    alone (``once``) and of the dividend plus the gain (``twice``)."""
+
+    position: int
+    step: float
+    once: float
+    twice: float
+
+    @property
+    def counted_once(self) -> bool:
+        """Yahoo adjusted for the dividend alone: the gain is inside it (a gain paid apart is always adjusted)."""
+        return abs(self.step - self.once) < abs(self.step - self.twice)
+
+
+def _served_steps(history: pd.DataFrame, days: np.ndarray, served: pd.DataFrame) -> dict[date, ServedStep]:
+    """Per ex-date with a capital gain and a dividend at least as large, and a bar before it: Yahoo's step."""
+    paid = served.pivot_table(index="date", columns="action", values="value", aggfunc="sum")
+    if not {"dividend", "capital_gain"} <= set(paid.columns):
+        return {}
+    both = paid[(paid["capital_gain"] > 0) & (paid["dividend"] >= paid["capital_gain"])]
+    adjusted, close = history["Adj Close"].to_numpy(dtype="float64"), history["Close"].to_numpy(dtype="float64")
+    steps = {}
+    for day, row in both.iterrows():
+        i = int(np.searchsorted(days, day))
+        if 0 < i < len(days) and days[i] == day:
+            step = (adjusted[i - 1] / close[i - 1]) / (adjusted[i] / close[i])
+            once, twice = 1 - row["dividend"] / close[i - 1], 1 - (row["dividend"] + row["capital_gain"]) / close[i - 1]
+            steps[day] = ServedStep(i, step, once, twice)
+    return steps
+
+
+def _gains_in_dividends(actions: pd.DataFrame, closes: pd.Series, steps: dict[date, ServedStep]) -> set[date]:
+    """Ex-dates whose capital gain the dividend includes: where Yahoo adjusted for the dividend alone, and
+    otherwise where the NAV fell by about the dividend alone (``capital_gains_in_dividends``). The served step
+    is exact where the NAV drop carries the day's market move: a fund whose NAV fell 3.97% on a dividend of 2.78%
+    with a 2.31% gain inside would read as two payments, and its derived adjusted close would miss Yahoo's."""
+    return {day for day, step in steps.items() if step.counted_once} | capital_gains_in_dividends(actions, closes)
+
+
+def _without_double_counted_gains(
+    history: pd.DataFrame, steps: dict[date, ServedStep], inside: set[date]
+) -> np.ndarray:
     """Yahoo's ``Adj Close`` with the capital gains it counted twice counted once.
 
     Where a fund's dividend already includes the day's capital gain, Yahoo sometimes adjusts for dividend plus
     gain (yfinance repairs the same). When the served factor's step at such an ex-date matches that double count
     better than the dividend alone, every earlier adjusted close is corrected by the ratio of the two.
     """
-    adjusted, close = history["Adj Close"].to_numpy(dtype="float64").copy(), history["Close"].to_numpy(dtype="float64")
-    paid = served.pivot_table(index="date", columns="action", values="value", aggfunc="sum")
-    for day in sorted(inside):
-        i = int(np.searchsorted(days, day))
-        if i == 0 or i >= len(days) or days[i] != day:
-            continue
-        step = (adjusted[i - 1] / close[i - 1]) / (adjusted[i] / close[i])
-        dividend, gain = paid.loc[day, "dividend"], paid.loc[day, "capital_gain"]
-        once, twice = 1 - dividend / close[i - 1], 1 - (dividend + gain) / close[i - 1]
-        if abs(step - twice) < abs(step - once):
-            adjusted[:i] *= once / step
+    adjusted = history["Adj Close"].to_numpy(dtype="float64").copy()
+    for day in sorted(inside & steps.keys()):
+        step = steps[day]
+        if not step.counted_once:
+            adjusted[: step.position] *= step.once / step.step
     return adjusted
 
 
@@ -144,8 +182,9 @@ def history_to_rows(
     prices = {name: np.round(history[column].to_numpy(dtype="float64") * ratios, PRICE_DECIMALS)
               for column, name in PRICE_COLUMNS_SERVED.items()}  # fmt: skip
     actions = _as_traded_actions(served)
-    inside = capital_gains_in_dividends(actions, pd.Series(prices["close"], index=days))
-    adjusted = _without_double_counted_gains(history, days, served, inside)
+    steps = _served_steps(history, days, served)
+    inside = _gains_in_dividends(actions, pd.Series(prices["close"], index=days), steps)
+    adjusted = _without_double_counted_gains(history, steps, inside)
     witness, witnessed_on = _witness(adjusted, history, days, ratios, as_of)
     bars = pd.DataFrame(
         {"symbol": symbol, "asset_class": asset_class, "date": days, **prices,

@@ -143,3 +143,21 @@ def test_yahoos_double_counted_capital_gain_is_counted_once_in_the_witness(share
     # the witness is re-based to the last session, which has no later distribution: it is the repaired Adj Close
     assert rows.bars["served_adj_close"].to_numpy() == pytest.approx(repaired["Adj Close"].to_numpy(), rel=1e-6)
     assert rows.bars["served_adj_close"].to_numpy() == pytest.approx(_derived_adj_close(rows), rel=1e-6)
+
+
+def test_a_gain_yahoo_adjusted_inside_the_dividend_is_inside_though_the_nav_moved_more() -> None:
+    # the RFQHX case of bench/RESULTS.md: the NAV fell 3.97% on an ex-date paying 2.78% with a 2.31% gain inside
+    # it, nearer to two payments (5.09%) than to one; Yahoo adjusted for the dividend alone
+    index = pd.DatetimeIndex(["2024-09-19", "2024-09-20", "2024-09-23"]).tz_localize("America/New_York")
+    close = np.array([100.0, 96.03, 96.5])
+    history = pd.DataFrame(
+        {"Open": close, "High": close + 1, "Low": close - 1, "Close": close,
+         "Adj Close": close * np.array([1 - 2.78 / 100, 1, 1]), "Volume": 1000.0,
+         "Dividends": [0, 2.78, 0], "Stock Splits": 0.0, "Capital Gains": [0, 2.31, 0]},
+        index=index,
+    )  # fmt: skip
+
+    rows = history_to_rows(history, "RFQHX", "mutual_fund", FETCHED_AT)
+
+    assert rows.actions.query("action == 'capital_gain'")["in_dividend"].tolist() == [True]
+    assert _derived_adj_close(rows) == pytest.approx(rows.bars["served_adj_close"].to_numpy(), rel=1e-9)
