@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -37,12 +38,18 @@ def _stored(warehouse_url: str) -> pd.DataFrame:
     return frame.assign(open_time=pd.to_datetime(frame["open_time"], utc=True))
 
 
+def _printed(decimals: int) -> Callable[[float], float]:
+    """A price as a venue prints it with ``decimals``: Python's correctly rounded format (numpy's ``round`` can
+    differ in the last digit, 14831.12211 against the 14831.1221 Kraken printed)."""
+    return lambda value: float(f"{value:.{decimals}f}")
+
+
 def _truth(sim, stored: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
     """The simulator's closed candles of each stored pair from the venue that served it (Kraken prints 5 decimals)."""
     frames = []
     for (symbol, source), _ in stored.groupby(["symbol", "source"]):
         truth = sim.crypto.hourly_candles(source, symbol, start, end)
-        truth[PRICE_VALUES[:4]] = truth[PRICE_VALUES[:4]].round(5 if source == "kraken" else 8)
+        truth[PRICE_VALUES[:4]] = truth[PRICE_VALUES[:4]].map(_printed(5 if source == "kraken" else 8))
         frames.append(truth.assign(symbol=symbol, source=source))
     return pd.concat(frames, ignore_index=True)[stored.columns].sort_values(["symbol", "open_time"], ignore_index=True)
 
