@@ -5,8 +5,10 @@ instead of a step (and, under the multiprocess executor, a process) each. Each c
 metadata and blocking flag in the UI, and any one of them can run alone.
 """
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
 import dagster as dg
@@ -87,24 +89,57 @@ def check_step(
             result = check_result(verdict.result, verdict.severity, dg.AssetCheckKey(asset.key, check.name),
                                   **verdict.metadata)  # fmt: skip
             if check.partitioned and partitions is not None and not context.has_partition_key:
-                yield from per_partition(result, context.partition_keys, check.blocking)
+                failed = failing_partitions(partitions, context.partition_keys, verdict.result.failing_at)
+                yield from per_partition(result, context.partition_keys, check.blocking, failed)
             else:
                 yield result
 
     return evaluate
 
 
+def failing_partitions(
+    partitions: dg.PartitionsDefinition, partition_keys: Sequence[str], failing_at: frozenset[date] | None
+) -> set[str] | None:
+    """The partitions of ``partition_keys`` holding a failing unit's date (the day overlaps the partition's window,
+    in its time zone) or hour (its open time falls in it); None where the check did not tell its failing units'
+    dates apart, or the partitions are not time windows."""
+    if failing_at is None or not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return None
+    windows = sorted((partitions.time_window_for_partition_key(key), key) for key in partition_keys)
+    starts = [window.start for window, _ in windows]
+    failed = set()
+    for when in failing_at:
+        if isinstance(when, datetime):
+            first, last = when, when + timedelta(microseconds=1)
+        else:
+            first = datetime.combine(when, time(), windows[0][0].start.tzinfo) if windows else None
+            last = first + timedelta(days=1) if first else None
+        if first is None:
+            continue
+        position = max(bisect_right(starts, first) - 1, 0)  # the window starting at or before it, then onwards
+        while position < len(windows) and windows[position][0].start < last:
+            if windows[position][0].end > first:
+                failed.add(windows[position][1])
+            position += 1
+    return failed
+
+
 def per_partition(
-    result: dg.AssetCheckResult, partition_keys: Sequence[str], blocking: bool
+    result: dg.AssetCheckResult, partition_keys: Sequence[str], blocking: bool, failed: set[str] | None
 ) -> Iterator[dg.AssetCheckEvaluation]:
     """A range run's verdict on each of its partitions. Dagster plans a partitioned check once per partition of the
-    range, and a result without a partition would leave every one of them planned (shown as skipped)."""
+    range, and a result without a partition would leave every one of them planned (shown as skipped). A failing
+    range fails only the ``failed`` partitions where the check tells them apart, else every one of them."""
+    metadata = dict(result.metadata)
+    if not result.passed and failed is not None:
+        metadata["failing_partitions"] = len(failed)
     for partition in partition_keys:
+        passed = result.passed or (failed is not None and partition not in failed)
         yield dg.AssetCheckEvaluation(
             asset_key=result.asset_key,
             check_name=result.check_name,
-            passed=result.passed,
-            metadata=result.metadata,
+            passed=passed,
+            metadata=metadata,
             severity=result.severity,
             description=result.description,
             blocking=blocking,

@@ -57,7 +57,7 @@ def candle_sanity(engine: Engine, first: datetime, last: datetime, tolerance: fl
         .subquery("candles_in_range")
     )  # fmt: skip
     return evaluate_rows(engine, scope, scope.c.reason.is_not(None), order_by=(scope.c.open_time, scope.c.symbol),
-                         sample_size=sample_size, what="hourly candles break OHLC sanity")  # fmt: skip
+                         sample_size=sample_size, what="hourly candles break OHLC sanity", at="open_time")  # fmt: skip
 
 
 def duplicate_candles(engine: Engine, first: datetime, last: datetime, sample_size: int = SAMPLE_SIZE
@@ -67,7 +67,7 @@ def duplicate_candles(engine: Engine, first: datetime, last: datetime, sample_si
     keys = (candles.c.symbol, candles.c.interval, candles.c.open_time)
     order = ("open_time", "symbol", "interval")
     return duplicate_keys(engine, candles, keys, [_hours_between(first, last)], order=order, noun="candle",
-                          sample_size=sample_size)  # fmt: skip
+                          at="open_time", sample_size=sample_size)  # fmt: skip
 
 
 def candles_per_hour(engine: Engine, hours: Sequence[datetime], symbols: Sequence[str]) -> pd.Series:
@@ -132,7 +132,7 @@ def candle_coverage(
                      "coverage": round(coverage, 4)})  # fmt: skip
     below = sorted((row for row in rows if row["coverage"] < threshold), key=lambda r: (r["coverage"], r["hour"]))
     detail = f"{len(below)} of {len(rows)} hours have coverage below {threshold:.0%}"
-    return quality_result(len(below), len(rows), below[:sample_size], detail)
+    return quality_result(len(below), len(rows), below[:sample_size], detail, [row["hour"] for row in below])
 
 
 def _read_week(engine: Engine, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -195,4 +195,4 @@ def hourly_daily_agreement(engine: Engine, days: Sequence[date], tolerance: floa
         first = sample[0]
         detail += f" (first: {first['symbol']} on {first['date']}, {first['field']} {first['hourly']} hourly vs " \
                   f"{first['daily']} daily)"  # fmt: skip
-    return quality_result(failing, checked, sample[:sample_size], detail)
+    return quality_result(failing, checked, sample[:sample_size], detail, [row["date"] for row in sample])

@@ -20,7 +20,7 @@ dates as ISO strings and NaN as None.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -50,13 +50,15 @@ Window = tuple[date, date]
 
 @dataclass(frozen=True)
 class QualityResult:
-    """The outcome of one check: ``failing`` of ``checked`` units broke it; ``sample`` shows a few of them."""
+    """The outcome of one check: ``failing`` of ``checked`` units broke it; ``sample`` shows a few of them.
+    ``failing_at``: the dates (or hours) of the failing units, where a check tells them apart; else None."""
 
     passed: bool
     failing: int
     checked: int
     sample: list[dict[str, object]]
     detail: str
+    failing_at: frozenset[date] | None = None
 
 
 def _plain(value: object) -> object:
@@ -72,9 +74,30 @@ def _plain(value: object) -> object:
     return value
 
 
-def quality_result(failing: int, checked: int, rows: Sequence[Mapping[str, object]], detail: str) -> QualityResult:
+def quality_result(
+    failing: int,
+    checked: int,
+    rows: Sequence[Mapping[str, object]],
+    detail: str,
+    failing_at: Iterable[date] | None = None,
+) -> QualityResult:
+    """A result of ``failing`` of ``checked`` units, ``rows`` as its JSON-ready sample, and the dates (or hours)
+    ``failing_at`` of every failing unit if known."""
     sample = [{key: _plain(value) for key, value in row.items()} for row in rows]
-    return QualityResult(passed=failing == 0, failing=failing, checked=checked, sample=sample, detail=detail)
+    at = None if failing_at is None else frozenset(_moment(value) for value in failing_at)
+    return QualityResult(passed=failing == 0, failing=failing, checked=checked, sample=sample, detail=detail,
+                         failing_at=at)  # fmt: skip
+
+
+def _moment(value: object) -> date:
+    """A failing unit's date, or its hour as a tz-aware UTC datetime (SQLite's naive timestamps are UTC)."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"a failing unit's date or hour, not {value!r}")
 
 
 def evaluate_rows(
@@ -86,15 +109,18 @@ def evaluate_rows(
     sample_size: int,
     what: str,
     whole_table: bool = False,
+    at: str | None = None,
 ) -> QualityResult:
-    """Count the rows of ``scope`` and those where ``bad`` holds; fetch up to ``sample_size`` of the latter.
-    ``whole_table``: ``scope`` reads every row of its table (see ``gaps.reading``)."""
+    """Count the rows of ``scope`` and those where ``bad`` holds; fetch up to ``sample_size`` of the latter, and
+    with ``at`` (a date or hour column) every date or hour they fall on. ``whole_table``: ``scope`` reads every
+    row of its table (see ``gaps.reading``)."""
     counts = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((bad, 1), else_=0)), 0))
     sample = sa.select(scope).where(bad).order_by(*order_by).limit(sample_size)
     with reading(engine, whole_table=whole_table) as conn:
         checked, failing = conn.execute(counts.select_from(scope)).one()
         rows = conn.execute(sample).mappings().all() if failing else []
-    return quality_result(int(failing), int(checked), rows, f"{failing} of {checked} {what}")
+        moments = conn.execute(sa.select(scope.c[at]).where(bad).distinct()).scalars().all() if at else None
+    return quality_result(int(failing), int(checked), rows, f"{failing} of {checked} {what}", moments)
 
 
 def finite(column: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
@@ -192,6 +218,7 @@ def ohlc_sanity(
         sample_size=sample_size,
         what="bars break OHLC sanity",
         whole_table=window is None and since is None,
+        at="date",
     )
 
 
@@ -214,11 +241,12 @@ def duplicate_keys(
     *,
     order: Sequence[str],
     noun: str,
+    at: str,
     sample_size: int = SAMPLE_SIZE,
     whole_table: bool = False,
 ) -> QualityResult:
     """Values of ``keys`` stored more than once among the rows of ``table`` that ``filters`` select, sampled in
-    ``order`` (key names).
+    ``order`` (key names); ``at`` names the key's date or hour.
 
     While the database enforces the key (the live table's primary key is those columns), no key can be stored
     twice: the rows in scope are counted (each is one key), not grouped, and the check passes. Without the key the
@@ -237,6 +265,7 @@ def duplicate_keys(
         sample_size=sample_size,
         what=f"{noun} keys are stored more than once",
         whole_table=whole_table,
+        at=at,
     )
 
 
@@ -253,7 +282,7 @@ def duplicate_prices(
     keys = (table.c.symbol, table.c.asset_class, table.c.date)
     return duplicate_keys(
         engine, table, keys, _price_filters(table, asset_classes, window), order=("date", "asset_class", "symbol"),
-        noun="price", sample_size=sample_size, whole_table=window is None,
+        noun="price", at="date", sample_size=sample_size, whole_table=window is None,
     )  # fmt: skip
 
 
@@ -282,7 +311,7 @@ def price_coverage(
     rows = [{**row, "coverage": round(row["coverage"], 4), "missing_symbols": symbols.get(row["date"], [])}
             for row in worst.to_dict("records")]  # fmt: skip
     detail = f"{len(below)} of {len(gaps)} dates have coverage below {threshold:.0%}"
-    return quality_result(len(below), len(gaps), rows, detail)
+    return quality_result(len(below), len(gaps), rows, detail, below["date"])
 
 
 def _consecutive_bars(table: sa.Table, asset_classes: Sequence[str] | None, window: Window | None) -> sa.Subquery:
@@ -367,6 +396,7 @@ def unexplained_jumps(
         sample_size=sample_size,
         what=f"day-over-day closes move more than {threshold:.0%} beyond their splits, with no distribution",
         whole_table=window is None,
+        at="date",
     )
 
 
@@ -422,6 +452,7 @@ def adjustment_consistency(
         sample_size=sample_size,
         what=f"bars have a derived adjusted close more than {tolerance:g} (relative) from the one served",
         whole_table=window is None,
+        at="date",
     )
 
 
@@ -571,6 +602,7 @@ def cross_source_disagreement(
         len(pairs),
         failing.head(sample_size).to_dict("records"),
         f"{len(failing)} of {len(pairs)} closes differ between sources by more than {tolerance:.2%}",
+        failing["date"],
     )
 
 

@@ -117,7 +117,7 @@ def reference_coverage(
                          "coverage": round(coverage, 4), "missing_coins": missing[:sample_size]})  # fmt: skip
     worst = sorted(rows, key=lambda row: (row["coverage"], row["date"]))
     detail = f"{len(rows)} of {len(days)} days have reference prices for fewer than {threshold:.0%} of the coins"
-    return quality_result(len(rows), len(days), worst[:sample_size], detail)
+    return quality_result(len(rows), len(days), worst[:sample_size], detail, [row["date"] for row in rows])
 
 
 def reference_disagreement(
@@ -161,4 +161,5 @@ def reference_disagreement(
         order_by=[scope.c.deviation.desc(), scope.c.symbol, scope.c.date],
         sample_size=sample_size,
         what=f"dollar-quoted closes deviate from CoinGecko's price by more than {tolerance:.0%}",
+        at="date",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
@@ -26,7 +27,7 @@ def run_checks(
     instance: dg.DagsterInstance | None = None,
 ) -> dict[str, dg.AssetCheckEvaluation]:
     """Evaluate every check of ``asset`` (over ``start``..``end`` for partitioned ones) on ``instance`` (default: an
-    ephemeral one, without history), by check name."""
+    ephemeral one, without history), by check name (``by_check``)."""
     tags = {}
     if start is not None:
         tags = {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
@@ -38,7 +39,16 @@ def run_checks(
         instance=instance,
         raise_on_error=False,
     )
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return by_check(result.get_asset_check_evaluations())
+
+
+def by_check(evaluations: Sequence[dg.AssetCheckEvaluation]) -> dict[str, dg.AssetCheckEvaluation]:
+    """Per check name, its first failing evaluation (a range run reports one per partition), else its last."""
+    found: dict[str, dg.AssetCheckEvaluation] = {}
+    for evaluation in evaluations:
+        if evaluation.check_name not in found or found[evaluation.check_name].passed:
+            found[evaluation.check_name] = evaluation
+    return found
 
 
 def execute(warehouse_url: str, statement: str, **params: object) -> None:

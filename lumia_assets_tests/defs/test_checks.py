@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
-from lumia_assets_tests.defs.checks_helpers import execute, run_checks
+from lumia_assets_tests.defs.checks_helpers import by_check, execute, run_checks
 from lumia_assets_tests.defs.prices_helpers import load_universes, materialize, settings_for
 
 pytestmark = pytest.mark.slow
@@ -155,8 +155,12 @@ def test_a_failed_blocking_check_stops_the_downstream_asset_and_one_check_runs_a
         raise_on_error=False,
     )
 
-    evaluations = {e.check_name: e for e in run.get_asset_check_evaluations()}
+    evaluations = by_check(run.get_asset_check_evaluations())
     assert not evaluations["ohlc_sanity"].passed and evaluations["ohlc_sanity"].blocking
+    # each partition of the range has its own verdict: only the corrupt bar's day fails
+    sanity = sorted((e.partition, e.passed) for e in run.get_asset_check_evaluations() if e.check_name == "ohlc_sanity")
+    assert sanity == [("2024-06-04", False), ("2024-06-05", True), ("2024-06-06", True), ("2024-06-07", True)]
+    assert evaluations["ohlc_sanity"].metadata["failing_partitions"].value == 1
     assert {e.asset_key for e in run.get_asset_materialization_events()} == {equity_daily_prices.key}
     assert not run.success  # adjusted_daily_prices was skipped, not published over a corrupt bar
 
