@@ -41,6 +41,7 @@ class UniverseChanges:
     absent: list[str] = field(default_factory=list)  # missing from this snapshot, still active (not yet N runs)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new): same fund share class, new ticker
     retired: list[str] = field(default_factory=list)  # still listed, but "no data" upstream for too long
+    reprobed: list[str] = field(default_factory=list)  # retired, not asked for long: active again to be asked once
 
 
 def _check_snapshot(frame: pd.DataFrame, universe_name: str, asset_classes: Sequence[str]) -> None:
@@ -163,6 +164,18 @@ def _no_data_for_long(conn: Connection, keys: set[Key], before: date | None) -> 
     return {(r.symbol, r.asset_class) for r in rows} & keys
 
 
+def _not_asked_since(conn: Connection, keys: set[Key], since: datetime | None) -> set[Key]:
+    """The ``keys`` whose last answer came before ``since``."""
+    if since is None or not keys:
+        return set()
+    rows = conn.execute(
+        sa.select(symbol_status.c.symbol, symbol_status.c.asset_class).where(
+            symbol_status.c.checked_at < since, symbol_status.c.asset_class.in_({c for _, c in keys})
+        )
+    ).all()
+    return {(r.symbol, r.asset_class) for r in rows} & keys
+
+
 def _deactivate(conn: Connection, keys: set[Key]) -> None:
     if keys:
         conn.execute(
@@ -184,6 +197,7 @@ def sync_universe(
     keep: Collection[str] = (),
     absent_runs_to_remove: int = 1,
     no_data_before: date | None = None,
+    reprobe_before: datetime | None = None,
 ) -> UniverseChanges:
     """Make the active instruments of ``asset_classes`` equal to ``frame``, and snapshot the counts, in one transaction.
 
@@ -191,7 +205,9 @@ def sync_universe(
     deactivated (their source could not be asked this time). An active instrument missing from the snapshot is
     deactivated only once it has been missing from ``absent_runs_to_remove`` snapshots in a row: one bad day never
     delists anything. A listed instrument whose answers have all been "no data" since ``no_data_before`` or
-    earlier is retired (inactive). A new fund ticker with the SEC share class of one leaving is reported as a
+    earlier is retired (inactive); one retired and not asked since ``reprobe_before`` is active again, so that the
+    next price run asks once more (``reprobed``): if it trades again it stays, else the next snapshot retires it
+    again. A new fund ticker with the SEC share class of one leaving is reported as a
     rename. Raises
     :class:`UniverseShrinkError`, changing nothing, when ``frame`` is empty or lacks more than
     ``max_removed_fraction`` of the active rows.
@@ -209,7 +225,9 @@ def sync_universe(
         _guard_shrink(universe_name, active, missing, max_removed_fraction)
         added = snapshot - active - inactive
         retired = _no_data_for_long(conn, snapshot - added, no_data_before)
-        reactivated = (snapshot & inactive) - retired
+        reprobed = _not_asked_since(conn, retired & inactive, reprobe_before)
+        retired -= reprobed
+        reactivated = (snapshot & inactive) - retired - reprobed
         _write_instruments(conn, frame, seen_at)
         absences = _count_absences(conn, missing)
         removed = {key for key, runs in absences.items() if runs >= absent_runs_to_remove}
@@ -234,4 +252,5 @@ def sync_universe(
         absent=sorted(s for s, _ in missing - removed),
         renamed=renamed,
         retired=sorted(s for s, _ in retired & active),
+        reprobed=sorted(s for s, _ in reprobed),
     )

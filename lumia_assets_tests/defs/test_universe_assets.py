@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from lumia_assets.calendars import last_closed_equity_session
 from lumia_assets.defs.prices.assets import equity_daily_prices
 from lumia_assets.defs.resources import build_resources, warehouse_engine
 from lumia_assets.defs.universe.assets import crypto_universe, fund_universe, stock_universe
 from lumia_assets.defs.universe.checks import UNIVERSE_CHECKS
 from lumia_assets.settings import Settings
 from lumia_assets.sim import MarketSimulator
+from lumia_assets.warehouse.store import record_symbol_status
 from lumia_assets_tests.defs.prices_helpers import materialize, settings_for
+from lumia_assets_tests.warehouse.frames import statuses
 
 UNIVERSES = [stock_universe, fund_universe, crypto_universe]
 
@@ -255,3 +258,27 @@ def test_a_fund_known_only_from_sec_is_named_by_its_first_yahoo_answer(
     named = _fund_details(warehouse_url).set_index("symbol")["name"]
     assert named.to_dict() == truth[named.index].to_dict()
     assert all(e.passed for e in _checked(fund_universe, settings).get_asset_check_evaluations())
+
+
+def test_a_retired_symbol_is_asked_again_after_a_week_and_stays_once_it_trades(sim, warehouse_url) -> None:
+    settings = _settings(sim, warehouse_url)
+    _materialize(stock_universe, settings)
+    victim = sorted(_listed(sim, "stock"))[0]
+    engine = warehouse_engine(warehouse_url)
+    for days_ago in (20, 8):  # "no data" for 20 days, last asked 8 days ago (a halt, say)
+        answer = statuses("no_data", victim, checked_at=sim.now - timedelta(days=days_ago))
+        record_symbol_status(engine, answer)
+
+    retired = _metadata(_materialize(stock_universe, settings), stock_universe)
+    assert (retired["retired_no_data"], retired["retired_no_data_sample"]) == (1, victim)
+    assert not _assets_table(warehouse_url, "stock").set_index("symbol").loc[victim, "active"]
+    asked_again = _metadata(_materialize(stock_universe, settings), stock_universe)
+    assert (asked_again["reprobed_no_data"], asked_again["reactivated"]) == (1, 0)
+    assert _assets_table(warehouse_url, "stock").set_index("symbol").loc[victim, "active"]
+
+    session = last_closed_equity_session(sim.now)  # the next price run asks it, and it trades
+    run_config = {"ops": {"equity_daily_prices": {"config": {"symbols": [victim]}}}}
+    assert materialize(settings_for(sim, warehouse_url), [equity_daily_prices], session, run_config=run_config).success
+    kept = _metadata(_materialize(stock_universe, settings), stock_universe)
+    assert (kept["retired_no_data"], kept["reprobed_no_data"]) == (0, 0)
+    assert _assets_table(warehouse_url, "stock").set_index("symbol").loc[victim, "active"]

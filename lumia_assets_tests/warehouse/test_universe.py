@@ -189,3 +189,24 @@ def test_a_listed_symbol_answering_no_data_for_long_is_retired_and_one_bad_answe
 
     assert (early.retired, late.retired, again.retired, again.reactivated) == ([], ["T00"], [], [])
     assert _active(engine) == set(TICKERS) - {"T00"}
+
+
+def test_a_retired_symbol_not_asked_for_a_while_is_asked_again_and_stays_if_it_trades(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    sync = partial(sync_universe, engine, "stock_universe", ("stock",), listings(*TICKERS), seen_at=DAY_ONE)
+    sync()
+    record_symbol_status(engine, statuses("no_data", "T00", "T01", checked_at=DAY_ONE))
+    long_after = DAY_ONE.date() + timedelta(days=14)
+    assert sync(no_data_before=long_after).retired == ["T00", "T01"]
+    week = DAY_ONE + timedelta(days=7)
+
+    assert sync(no_data_before=long_after, reprobe_before=DAY_ONE).reprobed == []  # asked recently: stays retired
+    back = sync(no_data_before=long_after, reprobe_before=week)
+    assert (back.reprobed, back.reactivated, back.retired) == (["T00", "T01"], [], [])
+    assert {"T00", "T01"} <= _active(engine)  # the next price run asks them once more
+
+    record_symbol_status(engine, statuses("no_data", "T00", checked_at=week))
+    record_symbol_status(engine, statuses("ok", "T01", checked_at=week))  # it trades again
+    later = sync(no_data_before=long_after, reprobe_before=week)
+    assert (later.retired, later.reprobed) == (["T00"], [])
+    assert _active(engine) == set(TICKERS) - {"T00"}

@@ -22,6 +22,9 @@ from lumia_assets.warehouse.universe import UniverseChanges, UniverseShrinkError
 
 GROUP = "universe"
 OWNERS = ["team:market-data"]
+# a retired symbol (still listed, "no data" for LUMIA_DELIST_AFTER_NO_DATA_SESSIONS) is asked again this often: a
+# halted listing that trades again comes back
+REPROBE_RETIRED_AFTER = timedelta(days=7)
 RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -61,6 +64,8 @@ def _changes_metadata(changes: UniverseChanges, frame: pd.DataFrame) -> dict[str
         "absent_kept_sample": sample(changes.absent),
         "retired_no_data": len(changes.retired),
         "retired_no_data_sample": sample(changes.retired),
+        "reprobed_no_data": len(changes.reprobed),
+        "reprobed_no_data_sample": sample(changes.reprobed),
         "renamed": len(changes.renamed),
         "renamed_sample": sample(f"{old} -> {new}" for old, new in changes.renamed),
         **{f"listed_{asset_class}": int(count) for asset_class, count in sorted(by_class.items())},
@@ -81,7 +86,7 @@ def _sync(
     asset_classes: tuple[str, ...],
     frame: pd.DataFrame,
 ) -> UniverseChanges:
-    settings = Settings.from_env()
+    settings, now = Settings.from_env(), clock.utc_now()
     calendar = "crypto" if asset_classes == ("crypto",) else "equity"
     changes = sync_universe(
         warehouse.engine(),
@@ -90,12 +95,14 @@ def _sync(
         frame,
         seen_at=datetime.now(UTC),
         absent_runs_to_remove=settings.delist_after_runs,
-        no_data_before=no_data_cutoff(calendar, settings.delist_after_no_data_sessions, clock.utc_now()),
+        no_data_before=no_data_cutoff(calendar, settings.delist_after_no_data_sessions, now),
+        reprobe_before=now - REPROBE_RETIRED_AFTER,  # answers are stamped with lumia's clock
     )
     context.log.info(
         f"{changes.active_count} active; +{len(changes.added)} added, -{len(changes.removed)} removed, "
         f"{len(changes.reactivated)} reactivated, {len(changes.renamed)} renamed, {len(changes.retired)} retired "
-        f"after answering no data for LUMIA_DELIST_AFTER_NO_DATA_SESSIONS sessions, {len(changes.absent)} missing "
+        f"after answering no data for LUMIA_DELIST_AFTER_NO_DATA_SESSIONS sessions, {len(changes.reprobed)} retired "
+        f"ones active again to be asked once more, {len(changes.absent)} missing "
         "but kept until they are missing from LUMIA_DELIST_AFTER_RUNS runs in a row"
     )
     return changes
