@@ -227,7 +227,8 @@ def restate(
     settings = load_settings()
     chosen = [s.strip() for s in symbols.split(",") if s.strip()]
     first = parse_day(since, "--since") if since else None
-    plan = adjusted_symbols(open_warehouse(settings), EQUITY_FEED.asset_classes, first, chosen)
+    plan = adjusted_symbols(open_warehouse(settings), EQUITY_FEED.asset_classes, first, chosen,
+                            selection=settings.selection)  # fmt: skip
     console = Console()
     console.print(f"restating {len(plan)} symbols: {len(plan)} chart requests (one per symbol) over the history "
                   f"from {settings.prices_start}")  # fmt: skip

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lumia_assets.adjustments import ACTION_FRAME_COLUMNS, cumulative_factors
+from lumia_assets.selection import EVERYTHING, PriceSelection
 from lumia_assets.warehouse.contracts import conform
 from lumia_assets.warehouse.schema import (
     adjusted_prices,
@@ -26,6 +27,7 @@ from lumia_assets.warehouse.schema import (
     corporate_actions,
     daily_prices,
 )
+from lumia_assets.warehouse.selection import selected
 
 Key = tuple[str, str]
 ADJUSTED_COLUMNS = ("symbol", "asset_class", "date", "open", "high", "low", "close", "volume", "adj_close")
@@ -91,15 +93,20 @@ def refresh_adjustment_factors(conn: Connection, keys: Collection[Key]) -> int:
 
 
 def adjusted_symbols(
-    engine: Engine, asset_classes: Collection[str], since: date | None = None, symbols: Collection[str] = ()
+    engine: Engine,
+    asset_classes: Collection[str],
+    since: date | None = None,
+    symbols: Collection[str] = (),
+    *,
+    selection: PriceSelection = EVERYTHING,
 ) -> list[Key]:
-    """Active instruments of ``asset_classes`` with a recorded split or distribution (dated ``since`` or later),
-    optionally only ``symbols``: what a restate rebuilds."""
+    """Active instruments of ``asset_classes`` that ``selection`` prices with a recorded split or distribution
+    (dated ``since`` or later), optionally only ``symbols``: what a restate rebuilds."""
     query = (
         sa.select(corporate_actions.c.symbol, corporate_actions.c.asset_class)
         .join(assets, sa.and_(assets.c.symbol == corporate_actions.c.symbol,
                               assets.c.asset_class == corporate_actions.c.asset_class))
-        .where(assets.c.active.is_(True), corporate_actions.c.asset_class.in_(list(asset_classes)))
+        .where(assets.c.active.is_(True), selected(selection, list(asset_classes)))
         .distinct()
         .order_by(corporate_actions.c.asset_class, corporate_actions.c.symbol)
     )  # fmt: skip

@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lumia_assets.warehouse.adjustments import adjusted_closes_on, adjusted_series, stale_factor_keys
+from lumia_assets.selection import PriceSelection
+from lumia_assets.warehouse.adjustments import adjusted_closes_on, adjusted_series, adjusted_symbols, stale_factor_keys
 from lumia_assets.warehouse.engine import connect_warehouse
 from lumia_assets.warehouse.restatements import find_restatements
 from lumia_assets.warehouse.store import PriceBatch, upsert_corporate_actions, write_price_batch
-from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, actions, bars, identities, statuses
+from lumia_assets.warehouse.universe import sync_universe
+from lumia_assets_tests.warehouse.frames import DAYS, FETCHED_AT, actions, bars, identities, listings, statuses
 
 
 def _write(engine: sa.Engine, prices: pd.DataFrame, paid: pd.DataFrame) -> None:
@@ -76,3 +78,17 @@ def test_restatements_are_changed_stored_values_not_news(warehouse_url: str) -> 
          "new_value": 0.6},
     ]  # fmt: skip
     assert find_restatements(engine, bars("AAPL", DAYS, close=100.0), actions("AAPL", (DAYS[1], "dividend", 0.5))).empty
+
+
+def test_a_restate_plans_only_the_adjusted_symbols_the_selection_prices(warehouse_url: str) -> None:
+    engine = connect_warehouse(warehouse_url)
+    universe = pd.concat([listings("AAPL"), listings("SPY", asset_class="etf")])
+    sync_universe(engine, "stock_universe", ("stock", "etf"), universe, seen_at=FETCHED_AT)
+    _write(engine, bars("AAPL", DAYS), actions("AAPL", (DAYS[1], "dividend", 1.0)))
+    spy = actions("SPY", (DAYS[2], "dividend", 1.0)).assign(asset_class="etf")
+    _write(engine, bars("SPY", DAYS, asset_class="etf"), spy)
+    equities = ("stock", "etf", "mutual_fund")
+
+    assert adjusted_symbols(engine, equities) == [("SPY", "etf"), ("AAPL", "stock")]
+    assert adjusted_symbols(engine, equities, selection=PriceSelection(asset_classes=("etf",))) == [("SPY", "etf")]
+    assert adjusted_symbols(engine, equities, since=DAYS[2]) == [("SPY", "etf")]
