@@ -5,7 +5,7 @@ rows say ``source='yahoo'``; the gap sensor asks the exchanges again until one s
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 import numpy as np
@@ -133,6 +133,7 @@ def test_the_days_yahoo_filled_are_asked_of_the_exchanges_again_until_one_serves
     sim, warehouse_url, failing, monkeypatch
 ) -> None:
     monkeypatch.setenv("LUMIA_CRYPTO_FALLBACKS", "yahoo")
+    sim.set_clock(datetime.combine(sim.now.date(), time(12), UTC))  # noon: yesterday is due, and stays so below
     settings = _with_env(failing)
     _, last = _run(sim, settings)
     filled = stored_prices(warehouse_url, ("crypto",)).query("symbol == 'BTC/USD'")
@@ -156,9 +157,8 @@ def test_the_days_yahoo_filled_are_asked_of_the_exchanges_again_until_one_serves
     for request in recovered:
         _repair(settings, request)
 
-    window = set(recent_dates(CRYPTO_FEED, settings, later))  # the due days; the newest is the schedule's still
+    window = recent_dates(CRYPTO_FEED, settings, later)  # the sensor's days, through yesterday
     sources = stored_prices(warehouse_url, ("crypto",)).query("symbol == 'BTC/USD'").set_index("date")["source"]
-    assert set(filled["date"]) <= set(sources.index) and last not in window
-    assert set(sources[sources.index.isin(window)]) == {"kraken"}, "the exchange replaced every due Yahoo day"
-    assert set(sources[~sources.index.isin(window)]) == {"yahoo"}
+    assert list(sources.index) == window and window[-1] == last  # the repairs filled the rest of the window too
+    assert set(sources) == {"kraken"}, "the exchange replaced every day Yahoo stood in for"
     assert _crypto_repairs(settings, instance) == []  # served by an exchange: nothing left to repair
