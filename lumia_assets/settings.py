@@ -165,6 +165,16 @@ def _parse_fallbacks(name: str, raw: str) -> tuple[str, ...]:
     return ids
 
 
+SWITCHES = {"true": True, "on": True, "yes": True, "1": True, "false": False, "off": False, "no": False, "0": False}
+
+
+def _parse_switch(name: str, raw: str) -> bool:
+    """``true``/``false`` (also on/off, yes/no, 1/0), in any case."""
+    if raw.lower() not in SWITCHES:
+        raise SettingsError(f"{name}={raw!r} must be true or false")
+    return SWITCHES[raw.lower()]
+
+
 def _parse_upstream(name: str, raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise SettingsError(f"{name}={raw!r} must start with http:// or https://")
@@ -183,6 +193,7 @@ class Settings:
     prices_start: date
     crypto_fallbacks: tuple[str, ...] = ()
     hourly_start: date = DEFAULT_PRICES_START
+    hourly_candles: bool = True
     gap_lookback_days: int = 30
     gap_max_runs: int = 2
     gap_max_days: int = 5
@@ -220,6 +231,7 @@ class Settings:
             prices_start=_read("LUMIA_PRICES_START_DATE", _parse_date, DEFAULT_PRICES_START),
             crypto_fallbacks=_read("LUMIA_CRYPTO_FALLBACKS", _parse_fallbacks, ()),
             hourly_start=_read("LUMIA_HOURLY_START_DATE", _parse_date, None) or default_hourly_start(),
+            hourly_candles=_read("LUMIA_HOURLY_CANDLES", _parse_switch, True),
             gap_lookback_days=_read("LUMIA_GAP_LOOKBACK_DAYS", _parse_positive_int, 30),
             gap_max_runs=_read("LUMIA_GAP_MAX_RUNS", _parse_positive_int, 2),
             gap_max_days=_read("LUMIA_GAP_MAX_DAYS", _parse_positive_int, 5),

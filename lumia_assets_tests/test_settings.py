@@ -49,7 +49,9 @@ def test_values_are_parsed(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("LUMIA_CRYPTO_EXCHANGES", " Kraken , binance ")
     clean_env.setenv("LUMIA_PRICES_START_DATE", "2019-01-02")
     clean_env.setenv("LUMIA_HTTP_TIMEOUT", "7.5")
+    clean_env.setenv("LUMIA_HOURLY_CANDLES", "Off")
     settings = Settings.from_env()
+    assert not settings.hourly_candles
     assert settings.upstream_url == "http://127.0.0.1:8765"
     assert settings.crypto_exchanges == ("kraken", "binance")
     assert settings.prices_start == date(2019, 1, 2)
@@ -69,6 +71,7 @@ def test_values_are_parsed(clean_env: pytest.MonkeyPatch) -> None:
         ("LUMIA_RATE_LIMITS", "api.binance.com=fast", "LUMIA_RATE_LIMITS: bad rate limit entry 'api.binance.com=fast'"),
         ("LUMIA_MAX_RETRIES", "-3", "LUMIA_MAX_RETRIES='-3' must be greater than zero"),
         ("LUMIA_BREAKER_COOLDOWN_SECONDS", "later", "is not a number"),
+        ("LUMIA_HOURLY_CANDLES", "sometimes", "LUMIA_HOURLY_CANDLES='sometimes' must be true or false"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_variable(

@@ -34,6 +34,8 @@ def status(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.
         reachable = f"reachable, {database['size_bytes']} bytes" if database["reachable"] else database["error"]
         typer.echo(f"database ({database['backend']}): {reachable}")
         typer.echo(f"selection: {report['selection']['priced']}")
+        for asset, setting in report["off"].items():
+            typer.echo(f"off, not judged: {asset} ({setting})")
         for unknown in report["selection"]["included_not_listed"]:
             typer.secho(f"included but not listed: {unknown}", fg="yellow")
         typer.secho("healthy" if report["healthy"] else "UNHEALTHY", fg="green" if report["healthy"] else "red")

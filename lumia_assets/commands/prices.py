@@ -96,6 +96,9 @@ def _collect_hours(console: Console, settings: Settings, instance: dg.DagsterIns
     from lumia_assets.defs.prices.hourly_sensors import due_hours
     from lumia_assets.defs.prices.jobs import RANGE_END, RANGE_START, crypto_hourly_prices_job
 
+    if not settings.hourly_candles:
+        console.print("crypto hourly: off (LUMIA_HOURLY_CANDLES=false)")
+        return True
     hours = due_hours(clock.utc_now(), settings)
     if not hours:
         console.print("crypto hourly: no hour due since LUMIA_HOURLY_START_DATE")
@@ -115,7 +118,8 @@ def collect(
     assets: Annotated[AssetChoice, typer.Option(help="Which prices to collect.")] = AssetChoice.all,
 ) -> None:
     """Refresh the universes, then fill the latest closed partitions and the one due by the freshness checks (or
-    everything, with --full-refresh), and with crypto the hourly candles of the last 48 due hours."""
+    everything, with --full-refresh), and with crypto the hourly candles of the last 48 due hours (unless
+    LUMIA_HOURLY_CANDLES=false)."""
     settings = load_settings()
     console = Console()
     from lumia_assets.instance import get_instance

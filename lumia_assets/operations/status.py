@@ -21,6 +21,7 @@ from lumia_assets.warehouse.selection import unknown_includes
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 PRICE_ASSETS: dict[str, PriceFeed] = {feed.asset_name: feed for feed in FEEDS.values()}
 SUCCESS_WINDOW = timedelta(days=7)
+HOURLY_ASSET = "crypto_hourly_prices"
 
 
 def database_status(engine: Engine) -> dict[str, Any]:
@@ -135,9 +136,11 @@ def health_status(
         for r in records
     }
     reachable = engine if database["reachable"] else None
+    off = switched_off(settings)
     assets = [
         asset_status(instance, reachable, settings, key, graph.get(key).freshness_policy, check_keys, runs, now)
         for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+        if key.to_user_string() not in off
     ]
     healthy = database["reachable"] and not any(a["problems"] for a in assets)
     selection = {
@@ -145,4 +148,9 @@ def health_status(
         "included_not_listed": [str(s) for s in unknown_includes(reachable, settings.selection)] if reachable else [],
     }
     return {"healthy": healthy, "checked_at": now.isoformat(), "database": database, "selection": selection,
-            "assets": assets}  # fmt: skip
+            "assets": assets, "off": off}  # fmt: skip
+
+
+def switched_off(settings: Settings) -> dict[str, str]:
+    """The assets this deployment does not collect, not judged, each with the setting that turned it off."""
+    return {} if settings.hourly_candles else {HOURLY_ASSET: "LUMIA_HOURLY_CANDLES=false"}

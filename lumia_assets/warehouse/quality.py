@@ -119,7 +119,9 @@ def evaluate_rows(
     with reading(engine, whole_table=whole_table) as conn:
         checked, failing = conn.execute(counts.select_from(scope)).one()
         rows = conn.execute(sample).mappings().all() if failing else []
-        moments = conn.execute(sa.select(scope.c[at]).where(bad).distinct()).scalars().all() if at else None
+        moments = None if at is None else []
+        if at is not None and failing:
+            moments = conn.execute(sa.select(scope.c[at]).where(bad).distinct()).scalars().all()
     return quality_result(int(failing), int(checked), rows, f"{failing} of {checked} {what}", moments)
 
 

@@ -177,3 +177,23 @@ def _count_bars(warehouse_url: str) -> int:
 
     with warehouse_engine(warehouse_url).connect() as conn:
         return conn.execute(sa.text("SELECT COUNT(*) FROM daily_prices")).scalar_one()
+
+
+def test_hourly_candles_switched_off_are_not_judged(loaded, warehouse_url, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from lumia_assets.definitions import defs
+    from lumia_assets.operations.status import health_status
+    from lumia_assets.settings import Settings
+
+    settings, later = Settings.from_env(), datetime.now(UTC) + timedelta(hours=2)  # the hourly candles are stale
+    engine = warehouse_engine(warehouse_url)
+    judged = {a["asset"]: a for a in health_status(loaded, engine, settings, defs(), later)["assets"]}
+    assert judged["crypto_hourly_prices"]["problems"][0].startswith("stale")
+
+    off = health_status(loaded, engine, replace(settings, hourly_candles=False), defs(), later)
+    assert "crypto_hourly_prices" not in {a["asset"] for a in off["assets"]}
+    assert off["off"] == {"crypto_hourly_prices": "LUMIA_HOURLY_CANDLES=false"}
+    monkeypatch.setenv("LUMIA_HOURLY_CANDLES", "false")
+    shown = runner.invoke(app, ["status"])
+    assert "off, not judged: crypto_hourly_prices (LUMIA_HOURLY_CANDLES=false)" in shown.output

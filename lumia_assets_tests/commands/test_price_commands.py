@@ -173,3 +173,18 @@ def test_a_warehouse_that_cannot_be_opened_is_a_one_line_error_naming_it(postgre
     assert result.exit_code == 2
     assert "warehouse error: cannot connect to the warehouse" in result.output
     assert '"lumia_no_such_database" does not exist' in result.output and "Traceback" not in result.output
+
+
+def test_collect_leaves_switched_off_hourly_candles_alone() -> None:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from lumia_assets.commands.prices import _collect_hours
+
+    console, instance = Console(record=True, width=200), dg.DagsterInstance.ephemeral()
+    off = replace(Settings.from_env(), hourly_candles=False)
+
+    assert _collect_hours(console, off, instance)
+    assert "crypto hourly: off (LUMIA_HOURLY_CANDLES=false)" in console.export_text()
+    assert instance.get_runs() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -65,3 +66,21 @@ def test_every_asset_is_described_grouped_and_owned() -> None:
         assert spec.group_name in {"universe", "prices", "reference"}, spec.key
         assert spec.owners, spec.key
         assert spec.kinds, spec.key
+
+
+def test_switched_off_hourly_candles_start_with_their_schedule_and_sensor_stopped() -> None:
+    probe = (
+        "from lumia_assets.defs.prices.schedules import crypto_hourly_after_the_hour as schedule\n"
+        "from lumia_assets.defs.prices.hourly_sensors import hourly_gap_sensor as sensor\n"
+        "from lumia_assets.defs.monitoring.freshness import FRESHNESS_CHECKS as checks\n"
+        "print(schedule.default_status.value, sensor.default_status.value, len(checks))"
+    )
+
+    def statuses(switch: str) -> list[str]:
+        env = {**os.environ, "LUMIA_HOURLY_CANDLES": switch}
+        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    on, off = statuses("true"), statuses("false")
+    assert on[:2] == ["RUNNING", "RUNNING"] and off[:2] == ["STOPPED", "STOPPED"]
+    assert int(on[2]) == int(off[2]) + 1  # the freshness sensor leaves out the hourly check

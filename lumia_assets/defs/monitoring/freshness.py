@@ -19,7 +19,7 @@ from lumia_assets import clock
 from lumia_assets.calendars import EQUITY_TIMEZONE
 from lumia_assets.defs.api_notices import accepted
 from lumia_assets.defs.prices.assets import crypto_daily_prices, equity_daily_prices
-from lumia_assets.defs.prices.hourly import crypto_hourly_prices
+from lumia_assets.defs.prices.hourly import HOURLY_CANDLES_ON, crypto_hourly_prices
 from lumia_assets.engine.deadlines import CRYPTO_DEADLINE, EQUITY_DEADLINE, PartitionDeadline
 from lumia_assets.operations.freshness import evaluate_partition_freshness
 
@@ -93,7 +93,7 @@ DAILY_FRESHNESS_CHECKS = [
     partition_freshness_check(equity_daily_prices, EQUITY_DEADLINE),
     partition_freshness_check(crypto_daily_prices, CRYPTO_DEADLINE),
 ]
-FRESHNESS_CHECKS = [*DAILY_FRESHNESS_CHECKS, *HOURLY_FRESHNESS_CHECKS]
+FRESHNESS_CHECKS = [*DAILY_FRESHNESS_CHECKS, *(HOURLY_FRESHNESS_CHECKS if HOURLY_CANDLES_ON else [])]
 # Dagster points freshness at FreshnessPolicy, which every asset has too; these checks are calendar-aware about
 # the latest partition (a backfill must not mask a missing day), and this sensor is what evaluates them.
 with accepted(dg.SupersessionWarning):

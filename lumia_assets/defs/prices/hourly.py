@@ -27,6 +27,10 @@ from lumia_assets.settings import Settings
 HOUR = timedelta(hours=1)
 HOUR_FORMAT = "%Y-%m-%d-%H:%M"  # Dagster's hourly partition keys
 MAX_HOURS_PER_RUN = 720  # 30 days: one Binance page (1,000) and one Kraken answer (its newest 720) per pair
+# LUMIA_HOURLY_CANDLES=false: a deployment without hourly candles (a daily cron of ``lumia collect``, say). The
+# asset stays defined, for the UI and a later change of mind; its schedule and sensor start stopped, ``lumia
+# collect`` skips it, and neither ``lumia status`` nor the freshness sensor judges it.
+HOURLY_CANDLES_ON = SETTINGS.hourly_candles
 HOURLY_PARTITIONS = dg.HourlyPartitionsDefinition(start_date=f"{SETTINGS.hourly_start:%Y-%m-%d}-00:00", timezone="UTC")
 
 

@@ -15,7 +15,7 @@ import dagster as dg
 
 from lumia_assets import clock
 from lumia_assets.calendars import crypto_hours, last_closed_crypto_hour
-from lumia_assets.defs.prices.hourly import HOUR_FORMAT, crypto_hourly_prices
+from lumia_assets.defs.prices.hourly import HOUR_FORMAT, HOURLY_CANDLES_ON, crypto_hourly_prices
 from lumia_assets.defs.prices.jobs import RANGE_END, RANGE_START, crypto_hourly_prices_job
 from lumia_assets.defs.prices.sensors import GAP_REPAIR, IN_FLIGHT, REPAIRING_TAG, TRIGGER_TAG, repairing_label
 from lumia_assets.defs.resources import WarehouseResource
@@ -53,7 +53,7 @@ def hourly_repair_request(first: datetime, last: datetime, symbols: list[str], n
 @dg.sensor(
     jobs=[crypto_hourly_prices_job],
     minimum_interval_seconds=300,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING if HOURLY_CANDLES_ON else dg.DefaultSensorStatus.STOPPED,
     description="Finds missing (pair, hour) candles of the last 48 hours and requests a repair run.",
 )
 def hourly_gap_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:

@@ -12,7 +12,7 @@ from lumia_assets.calendars import (
     last_closed_crypto_hour,
     last_closed_equity_session,
 )
-from lumia_assets.defs.prices.hourly import HOUR_FORMAT
+from lumia_assets.defs.prices.hourly import HOUR_FORMAT, HOURLY_CANDLES_ON
 from lumia_assets.defs.prices.jobs import (
     crypto_hourly_prices_job,
     crypto_prices_job,
@@ -22,33 +22,33 @@ from lumia_assets.defs.prices.jobs import (
 )
 
 
-def _on_by_default(job: Any, cron: str, timezone: str) -> Callable[[Callable], dg.ScheduleDefinition]:
-    """A schedule of ``job`` at ``cron`` in ``timezone``, running from the first deploy."""
-    return dg.schedule(job=job, cron_schedule=cron, execution_timezone=timezone,
-                       default_status=dg.DefaultScheduleStatus.RUNNING)  # fmt: skip
+def _scheduled(job: Any, cron: str, timezone: str, running: bool = True) -> Callable[[Callable], dg.ScheduleDefinition]:
+    """A schedule of ``job`` at ``cron`` in ``timezone``, running from the first deploy unless not ``running``."""
+    status = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+    return dg.schedule(job=job, cron_schedule=cron, execution_timezone=timezone, default_status=status)
 
 
-@_on_by_default(universe_job, "0 17 * * 1-5", EQUITY_TIMEZONE)
+@_scheduled(universe_job, "0 17 * * 1-5", EQUITY_TIMEZONE)
 def universes_before_prices(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Refresh the universes an hour before the equity prices run, so new listings are priced the same day."""
     return dg.RunRequest(run_key=f"universes:{context.scheduled_execution_time.date()}")
 
 
-@_on_by_default(equity_prices_job, "0 18 * * 1-5", EQUITY_TIMEZONE)
+@_scheduled(equity_prices_job, "0 18 * * 1-5", EQUITY_TIMEZONE)
 def equity_prices_after_the_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """The latest closed NYSE session, two hours after the regular close (one run per session, holidays skip)."""
     session = last_closed_equity_session(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"equity:{session}", partition_key=session.isoformat())
 
 
-@_on_by_default(crypto_prices_job, "15 0 * * *", "UTC")
+@_scheduled(crypto_prices_job, "15 0 * * *", "UTC")
 def crypto_prices_after_midnight(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """The UTC day that has just closed."""
     day = last_closed_crypto_day(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"crypto:{day}", partition_key=day.isoformat())
 
 
-@_on_by_default(crypto_reference_job, "30 0 * * *", "UTC")
+@_scheduled(crypto_reference_job, "30 0 * * *", "UTC")
 def crypto_reference_after_midnight(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """CoinGecko's reference prices of the UTC day that has just closed, and the check comparing that day's candles
     with them (after the daily candles' run at 00:15)."""
@@ -56,7 +56,7 @@ def crypto_reference_after_midnight(context: dg.ScheduleEvaluationContext) -> dg
     return dg.RunRequest(run_key=f"crypto-reference:{day}", partition_key=day.isoformat())
 
 
-@_on_by_default(crypto_hourly_prices_job, "5 * * * *", "UTC")
+@_scheduled(crypto_hourly_prices_job, "5 * * * *", "UTC", running=HOURLY_CANDLES_ON)
 def crypto_hourly_after_the_hour(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """The UTC hour that has just closed, five minutes after it."""
     hour = f"{last_closed_crypto_hour(context.scheduled_execution_time):{HOUR_FORMAT}}"
