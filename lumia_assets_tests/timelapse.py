@@ -3,10 +3,11 @@
 lumia starts on an empty warehouse and instance. For every simulated day the daemon (``daemon.py``) ticks the
 schedules and sensors as ``dagster-daemon`` would, and runs what they request, while ``changes`` happen: a
 listing, a delisting and a fund's rename; NASDAQ's ``mfundslist.txt`` vanishing; a two-day storm of Yahoo 429s;
-one day of Yahoo answering "No data found" for everything; the primary crypto exchange down for a day; a split
-and a dividend. Each change that is a real problem names the assets whose ERROR alerts it must raise, and only
-within its days. The test (``defs/test_timelapse.py``) runs it on the small profile; ``bench/timelapse.py`` at
-full universe size.
+one day of Yahoo answering "No data found" for everything; the primary crypto exchange down for a day; Kraken's and
+Coinbase's candles down for a day, when the dollar pairs come from the opt-in Yahoo fallback until the exchanges
+serve them again; a split and a dividend. Each change that is a real problem names the assets whose ERROR alerts
+it must raise, and only within its days. The test (``defs/test_timelapse.py``) runs it on the small profile;
+``bench/timelapse.py`` at full universe size.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ MORNING_AFTER = timedelta(hours=9)
 SENSORS = ("price_gap_sensor", "adjusted_prices_automation", "freshness_checks_sensor")
 # The scenario is about the daily record; the hourly candles' schedule would add a run every simulated hour.
 SKIPPED_SCHEDULES = frozenset({"crypto_hourly_after_the_hour"})
-YAHOO, BINANCE = "query2.finance.yahoo.com", "api.binance.com"
+YAHOO, BINANCE, KRAKEN, COINBASE = "query2.finance.yahoo.com", "api.binance.com", "api.kraken.com", \
+    "api.exchange.coinbase.com"  # fmt: skip
 CHART = "/v8/finance/chart/"
 EQUITY = ("stock", "etf", "mutual_fund")
 NEW_LISTING, RENAMED_TO = "LMNQ", "LMNRX"
@@ -71,6 +73,7 @@ def environment(sim: MarketSimulator, warehouse_url: str, dagster_home: str, pro
         "LUMIA_GAP_LOOKBACK_DAYS": "60",
         "LUMIA_MAX_RETRIES": "1",
         "LUMIA_RETRY_MAX_SECONDS": "2",
+        "LUMIA_CRYPTO_FALLBACKS": "yahoo",
     }
     if profile == "small":
         env |= {"LUMIA_MIN_STOCKS": "20", "LUMIA_MIN_FUNDS": "5", "LUMIA_MIN_CRYPTO_PAIRS": "5"}
@@ -85,7 +88,7 @@ class Change:
 
     first: int
     what: str
-    start: Callable[[MarketSimulator, date], Fault | None]
+    start: Callable[[MarketSimulator, date], Fault | tuple[Fault, ...] | None]
     last: int | None = None
     raises: tuple[str, ...] = ()  # assets that must raise an ERROR alert during it (a real problem)
 
@@ -175,6 +178,8 @@ def scenario(sim: MarketSimulator, sessions: list[date]) -> tuple[list[Change], 
                lambda s, d: s.faults.inject("www.nasdaqtrader.com", "status", status=404, path_contains="mfundslist")),
         Change(6, f"{renamed} renames to {RENAMED_TO} (same SEC share class)",
                lambda s, d: equities.rename(renamed, RENAMED_TO, d)),
+        Change(7, "Kraken's and Coinbase's candles fail for a day: the dollar pairs come from Yahoo meanwhile",
+               lambda s, d: _candles_down(s, (KRAKEN, "/0/public/OHLC"), (COINBASE, "/candles")), last=7),
         Change(9, "a two-day storm of Yahoo 429s",
                lambda s, d: s.faults.inject(YAHOO, "status", status=429, path_contains=CHART),
                last=10, raises=("equity_daily_prices",)),
@@ -187,6 +192,11 @@ def scenario(sim: MarketSimulator, sessions: list[date]) -> tuple[list[Change], 
         Change(17, f"{payer} pays a dividend of 3%", dividend),
     ]  # fmt: skip
     return changes, symbols
+
+
+def _candles_down(sim: MarketSimulator, *venues: tuple[str, str]) -> tuple[Fault, ...]:
+    """Each venue's candle endpoint (host, path) answering 503."""
+    return tuple(sim.faults.inject(host, "status", status=503, path_contains=path) for host, path in venues)
 
 
 def run_timelapse(
@@ -205,14 +215,15 @@ def run_timelapse(
     timelapse = Timelapse(days, changes, symbols, instance)
     daemon = Daemon(defs, instance, sim, SENSORS, timelapse.runs, SKIPPED_SCHEDULES)
     sim.set_clock(midnight(days[0]))
-    faults: dict[int, Fault] = {}  # by change, until lifted
+    faults: dict[int, tuple[Fault, ...]] = {}  # by change, until lifted
     for index, day in enumerate(days):
         started = time.monotonic()
         for number, change in enumerate(changes):
             if number in faults and change.last == index - 1:
-                sim.faults.remove(faults.pop(number))
-            if change.first == index and (fault := change.start(sim, day)) is not None:
-                faults[number] = fault
+                for fault in faults.pop(number):
+                    sim.faults.remove(fault)
+            if change.first == index and (injected := change.start(sim, day)) is not None:
+                faults[number] = injected if isinstance(injected, tuple) else (injected,)
         daemon.advance(timelapse.session_end(index), SENSOR_INTERVAL)  # up to the next session (weekends, holidays)
         timelapse.seconds.append(time.monotonic() - started)
         today = timelapse.runs_of(index)
@@ -255,6 +266,7 @@ def _crypto_record_is_the_truth(sim: MarketSimulator, warehouse_url: str, last: 
     """Every stored candle equals the candle of the venue it names as its source."""
     stored = stored_prices(warehouse_url, ("crypto",))
     assert set(stored["source"]) >= {"binance", "kraken"}  # the outage day failed over
+    assert "yahoo" not in set(stored["source"]), "a day Yahoo stood in for was never served by its exchange again"
     for venue, rows in stored.groupby("source"):
         rows = rows.sort_values(["symbol", "date"], ignore_index=True)
         truth = crypto_truth(sim, str(venue), sorted(set(rows["symbol"])), PRICES_START, last)
