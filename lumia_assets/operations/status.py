@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +22,7 @@ from lumia_assets.warehouse.selection import unknown_includes
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 PRICE_ASSETS: dict[str, PriceFeed] = {feed.asset_name: feed for feed in FEEDS.values()}
 SUCCESS_WINDOW = timedelta(days=7)
+FAILED_CHECK = AssetCheckExecutionRecordStatus.FAILED
 HOURLY_ASSET = "crypto_hourly_prices"
 
 
@@ -33,11 +35,16 @@ def database_status(engine: Engine) -> dict[str, Any]:
 
 
 def failing_checks(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey]) -> list[dict[str, Any]]:
-    """The checks whose latest completed evaluation failed, with severity and description."""
-    summaries = instance.event_log_storage.get_asset_check_summary_records(list(check_keys))
+    """The checks whose latest completed evaluation failed, or that failed on any partition of the run that made
+    it (a range run gives each partition its own verdict), with severity and description."""
+    storage = instance.event_log_storage
+    summaries = storage.get_asset_check_summary_records(list(check_keys))
     failing = []
     for key, summary in sorted(summaries.items(), key=lambda item: item[0].to_user_string()):
         record = summary.last_completed_check_execution_record
+        if record is not None and record.status != FAILED_CHECK:
+            failed = list(storage.get_asset_check_execution_history(key, limit=1, status={FAILED_CHECK}))
+            record = failed[0] if failed and failed[0].run_id == record.run_id else record
         evaluation = record.event.asset_check_evaluation if record and record.event else None
         if evaluation is not None and not evaluation.passed:
             failing.append(

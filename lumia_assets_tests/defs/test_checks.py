@@ -140,18 +140,21 @@ def test_a_failed_blocking_check_stops_the_downstream_asset_and_one_check_runs_a
     from lumia_assets.defs.prices.adjusted import adjusted_daily_prices
     from lumia_assets.defs.prices.checks import PRICE_CHECKS
     from lumia_assets.defs.resources import build_resources
+    from lumia_assets.operations.status import failing_checks
     from lumia_assets_tests.defs.prices_helpers import ALL_ASSETS
 
     assert materialize(settings, [equity_daily_prices], START, END).success
     corrupt, other = _first_stock(warehouse_url), _last_stock(warehouse_url)
     execute(warehouse_url, "UPDATE daily_prices SET high = low / 2 WHERE symbol = :s AND date = :d", s=corrupt, d=START)
     tags = {"dagster/asset_partition_range_start": str(START), "dagster/asset_partition_range_end": str(END)}
+    checked = dg.DagsterInstance.ephemeral()
     run = dg.materialize(
         [*ALL_ASSETS, *PRICE_CHECKS],
         selection=[equity_daily_prices, adjusted_daily_prices],
         resources=build_resources(settings),
         tags=tags,
         run_config={"ops": {"equity_daily_prices": {"config": {"symbols": [other]}}}},  # leaves the bad bar alone
+        instance=checked,
         raise_on_error=False,
     )
 
@@ -161,6 +164,8 @@ def test_a_failed_blocking_check_stops_the_downstream_asset_and_one_check_runs_a
     sanity = sorted((e.partition, e.passed) for e in run.get_asset_check_evaluations() if e.check_name == "ohlc_sanity")
     assert sanity == [("2024-06-04", False), ("2024-06-05", True), ("2024-06-06", True), ("2024-06-07", True)]
     assert evaluations["ohlc_sanity"].metadata["failing_partitions"].value == 1
+    sanity_key = dg.AssetCheckKey(equity_daily_prices.key, "ohlc_sanity")
+    assert [c["check"] for c in failing_checks(checked, [sanity_key])] == ["ohlc_sanity"]  # lumia status sees it
     assert {e.asset_key for e in run.get_asset_materialization_events()} == {equity_daily_prices.key}
     assert not run.success  # adjusted_daily_prices was skipped, not published over a corrupt bar
 
