@@ -164,16 +164,16 @@ def _no_data_for_long(conn: Connection, keys: set[Key], before: date | None) -> 
     return {(r.symbol, r.asset_class) for r in rows} & keys
 
 
-def _not_asked_since(conn: Connection, keys: set[Key], since: datetime | None) -> set[Key]:
-    """The ``keys`` whose last answer came before ``since``."""
+def _not_asked_since(conn: Connection, keys: set[Key], since: datetime | None) -> list[Key]:
+    """The ``keys`` whose last answer came before ``since``, the longest unasked first."""
     if since is None or not keys:
-        return set()
+        return []
     rows = conn.execute(
-        sa.select(symbol_status.c.symbol, symbol_status.c.asset_class).where(
-            symbol_status.c.checked_at < since, symbol_status.c.asset_class.in_({c for _, c in keys})
-        )
+        sa.select(symbol_status.c.symbol, symbol_status.c.asset_class)
+        .where(symbol_status.c.checked_at < since, symbol_status.c.asset_class.in_({c for _, c in keys}))
+        .order_by(symbol_status.c.checked_at, symbol_status.c.symbol)
     ).all()
-    return {(r.symbol, r.asset_class) for r in rows} & keys
+    return [key for key in ((r.symbol, r.asset_class) for r in rows) if key in keys]
 
 
 def _deactivate(conn: Connection, keys: set[Key]) -> None:
@@ -198,6 +198,7 @@ def sync_universe(
     absent_runs_to_remove: int = 1,
     no_data_before: date | None = None,
     reprobe_before: datetime | None = None,
+    reprobe_limit: int | None = None,
 ) -> UniverseChanges:
     """Make the active instruments of ``asset_classes`` equal to ``frame``, and snapshot the counts, in one transaction.
 
@@ -206,11 +207,10 @@ def sync_universe(
     deactivated only once it has been missing from ``absent_runs_to_remove`` snapshots in a row: one bad day never
     delists anything. A listed instrument whose answers have all been "no data" since ``no_data_before`` or
     earlier is retired (inactive); one retired and not asked since ``reprobe_before`` is active again, so that the
-    next price run asks once more (``reprobed``): if it trades again it stays, else the next snapshot retires it
-    again. A new fund ticker with the SEC share class of one leaving is reported as a
-    rename. Raises
-    :class:`UniverseShrinkError`, changing nothing, when ``frame`` is empty or lacks more than
-    ``max_removed_fraction`` of the active rows.
+    next price run asks once more (``reprobed``; at most ``reprobe_limit`` a snapshot, the longest unasked first):
+    if it trades again it stays, else the first snapshot after that answer retires it again. A new fund ticker with
+    the SEC share class of one leaving is reported as a rename. Raises :class:`UniverseShrinkError`, changing
+    nothing, when ``frame`` is empty or lacks more than ``max_removed_fraction`` of the active rows.
     """
     if frame.empty:
         raise UniverseShrinkError(f"{universe_name}: the snapshot is empty; refusing to deactivate the whole universe")
@@ -225,8 +225,9 @@ def sync_universe(
         _guard_shrink(universe_name, active, missing, max_removed_fraction)
         added = snapshot - active - inactive
         retired = _no_data_for_long(conn, snapshot - added, no_data_before)
-        reprobed = _not_asked_since(conn, retired & inactive, reprobe_before)
-        retired -= reprobed
+        unasked = _not_asked_since(conn, retired, reprobe_before)
+        reprobed = set([key for key in unasked if key in inactive][:reprobe_limit])
+        retired -= reprobed | (set(unasked) & active)  # one active again stays until it has been asked
         reactivated = (snapshot & inactive) - retired - reprobed
         _write_instruments(conn, frame, seen_at)
         absences = _count_absences(conn, missing)

@@ -19,6 +19,7 @@ from lumia_assets.settings import Settings
 from lumia_assets.sim import MarketSimulator
 from lumia_assets.warehouse.store import record_symbol_status
 from lumia_assets_tests.defs.prices_helpers import materialize, settings_for
+from lumia_assets_tests.sim.market_helpers import plain_symbol
 from lumia_assets_tests.warehouse.frames import statuses
 
 UNIVERSES = [stock_universe, fund_universe, crypto_universe]
@@ -261,19 +262,23 @@ def test_a_fund_known_only_from_sec_is_named_by_its_first_yahoo_answer(
 
 
 def test_a_retired_symbol_is_asked_again_after_a_week_and_stays_once_it_trades(sim, warehouse_url) -> None:
-    settings = _settings(sim, warehouse_url)
+    settings, now = _settings(sim, warehouse_url), sim.now
+    sim.set_clock(now - timedelta(days=8))
     _materialize(stock_universe, settings)
-    victim = sorted(_listed(sim, "stock"))[0]
+    victim = plain_symbol(sim)
     engine = warehouse_engine(warehouse_url)
-    for days_ago in (20, 8):  # "no data" for 20 days, last asked 8 days ago (a halt, say)
+    for days_ago in (20, 2):  # "no data" for 20 days, last asked 2 days ago (a halt, say)
         answer = statuses("no_data", victim, checked_at=sim.now - timedelta(days=days_ago))
         record_symbol_status(engine, answer)
 
     retired = _metadata(_materialize(stock_universe, settings), stock_universe)
     assert (retired["retired_no_data"], retired["retired_no_data_sample"]) == (1, victim)
     assert not _assets_table(warehouse_url, "stock").set_index("symbol").loc[victim, "active"]
+    assert _metadata(_materialize(stock_universe, settings), stock_universe)["reprobed_no_data"] == 0
+    sim.set_clock(now)  # more than a week after its last answer
     asked_again = _metadata(_materialize(stock_universe, settings), stock_universe)
     assert (asked_again["reprobed_no_data"], asked_again["reactivated"]) == (1, 0)
+    assert _metadata(_materialize(stock_universe, settings), stock_universe)["retired_no_data"] == 0  # not yet asked
     assert _assets_table(warehouse_url, "stock").set_index("symbol").loc[victim, "active"]
 
     session = last_closed_equity_session(sim.now)  # the next price run asks it, and it trades

@@ -201,8 +201,11 @@ def test_a_retired_symbol_not_asked_for_a_while_is_asked_again_and_stays_if_it_t
     week = DAY_ONE + timedelta(days=7)
 
     assert sync(no_data_before=long_after, reprobe_before=DAY_ONE).reprobed == []  # asked recently: stays retired
+    record_symbol_status(engine, statuses("no_data", "T01", checked_at=DAY_ONE + timedelta(hours=1)))
+    first = sync(no_data_before=long_after, reprobe_before=week, reprobe_limit=1)  # the longest unasked first
+    assert (first.reprobed, first.retired) == (["T00"], [])
     back = sync(no_data_before=long_after, reprobe_before=week)
-    assert (back.reprobed, back.reactivated, back.retired) == (["T00", "T01"], [], [])
+    assert (back.reprobed, back.reactivated, back.retired) == (["T01"], [], [])
     assert {"T00", "T01"} <= _active(engine)  # the next price run asks them once more
 
     record_symbol_status(engine, statuses("no_data", "T00", checked_at=week))

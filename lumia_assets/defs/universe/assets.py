@@ -25,6 +25,8 @@ OWNERS = ["team:market-data"]
 # a retired symbol (still listed, "no data" for LUMIA_DELIST_AFTER_NO_DATA_SESSIONS) is asked again this often: a
 # halted listing that trades again comes back
 REPROBE_RETIRED_AFTER = timedelta(days=7)
+# at most this share of the listing asked again a day, so a day's coverage dips by no more (the threshold is 95%)
+REPROBE_SHARE = 0.01
 RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -97,6 +99,7 @@ def _sync(
         absent_runs_to_remove=settings.delist_after_runs,
         no_data_before=no_data_cutoff(calendar, settings.delist_after_no_data_sessions, now),
         reprobe_before=now - REPROBE_RETIRED_AFTER,  # answers are stamped with lumia's clock
+        reprobe_limit=max(1, int(len(frame) * REPROBE_SHARE)),
     )
     context.log.info(
         f"{changes.active_count} active; +{len(changes.added)} added, -{len(changes.removed)} removed, "
