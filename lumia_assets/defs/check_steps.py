@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -109,19 +110,21 @@ def failing_partitions(
     starts = [window.start for window, _ in windows]
     failed = set()
     for when in failing_at:
-        if isinstance(when, datetime):
-            first, last = when, when + timedelta(microseconds=1)
-        else:
-            first = datetime.combine(when, time(), windows[0][0].start.tzinfo) if windows else None
-            last = first + timedelta(days=1) if first else None
-        if first is None:
-            continue
+        first, last = _span(when, partitions.timezone)
         position = max(bisect_right(starts, first) - 1, 0)  # the window starting at or before it, then onwards
         while position < len(windows) and windows[position][0].start < last:
             if windows[position][0].end > first:
                 failed.add(windows[position][1])
             position += 1
     return failed
+
+
+def _span(when: date, timezone: str) -> tuple[datetime, datetime]:
+    """A failing unit as a half-open span of time: an hour at its open time, a day in the partitions' time zone."""
+    if isinstance(when, datetime):
+        return when, when + timedelta(microseconds=1)
+    start = datetime.combine(when, time(), ZoneInfo(timezone))
+    return start, start + timedelta(days=1)
 
 
 def per_partition(
