@@ -100,7 +100,6 @@ PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
 SEED = 42
 EXCHANGES = ("binance", "kraken", "coinbaseexchange")
 FEED_CLASSES = {"equity": ("stock", "etf", "mutual_fund"), "crypto": ("crypto",)}
-PROVISIONAL_SOURCES = {"equity": (), "crypto": ("yahoo",)}  # the feeds' fallback sources (engine/feeds.py)
 JUMP_THRESHOLDS = {"equity": 0.25, "crypto": 0.5}
 DEADLINES = {"equity": (EQUITY_TIMEZONE, timedelta(hours=20)), "crypto": ("UTC", timedelta(hours=26))}
 PARTITION_TARGET = 5.0
@@ -578,7 +577,9 @@ def figures(engine: Engine, now: datetime, settings: Settings) -> list[Figure]:
         for feed, classes in FEED_CLASSES.items():
             recent = recent_dates(feed, settings, now)
             if tracks_per_feed:  # as the sensor does since a fallback's bars are repaired too
-                provisional = PROVISIONAL_SOURCES[feed]
+                from lumia_assets.engine.feeds import FEEDS  # its feeds name their fallback sources since then
+
+                provisional = FEEDS[feed].fallback_sources
                 missing = missing_cells(engine, classes, recent, provisional=provisional)
                 repairs.track(engine, missing, now, timedelta(days=settings.gap_max_days), classes, provisional)
             else:

@@ -24,6 +24,7 @@ ACTION_FRAME_COLUMNS = ("date", "action", "value", "in_dividend")
 FACTOR_COLUMNS = ("valid_from", "valid_until", "split_factor", "dividend_factor")
 FIRST_DAY = date(1900, 1, 1)  # valid_from of a symbol's first segment: every bar before its first action
 DISTRIBUTIONS = ("dividend", "capital_gain")
+NO_GAINS = pd.DataFrame(columns=["dividend", "capital_gain"])  # read-only: most symbols have no such day
 
 
 def _days(values: Sequence[date] | pd.Series | np.ndarray) -> np.ndarray:
@@ -38,6 +39,17 @@ def later_split_ratios(dates: Sequence[date], actions: pd.DataFrame) -> np.ndarr
     return after[np.searchsorted(split_days, _days(dates), side="right")]
 
 
+def gains_with_dividends(actions: pd.DataFrame) -> pd.DataFrame:
+    """The ex-dates of ``actions`` (``date``, ``action``, ``value``) paying a capital gain and a dividend at least as
+    large, the days whose dividend may include the gain (index: date; columns: dividend, capital_gain). Most
+    symbols pay no capital gain: they cost one comparison, not a pivot."""
+    kinds = actions["action"]
+    if not (kinds.eq("capital_gain").any() and kinds.eq("dividend").any()):
+        return NO_GAINS
+    paid = actions[kinds.isin(DISTRIBUTIONS)].pivot_table(index="date", columns="action", values="value", aggfunc="sum")
+    return paid[(paid["capital_gain"] > 0) & (paid["dividend"] >= paid["capital_gain"])]
+
+
 def capital_gains_in_dividends(actions: pd.DataFrame, closes: pd.Series) -> set[date]:
     """Ex-dates whose capital gain the same day's dividend already includes, as the price drop shows it.
 
@@ -46,14 +58,8 @@ def capital_gains_in_dividends(actions: pd.DataFrame, closes: pd.Series) -> set[
     gain is inside it) or by the dividend plus the capital gain (two payments): whichever the drop is closer to.
     ``closes`` are as-traded closes indexed by date; a day without a previous close is left undecided (False).
     """
-    paid = actions[actions["action"].isin(DISTRIBUTIONS)].pivot_table(
-        index="date", columns="action", values="value", aggfunc="sum"
-    )
-    if not {"dividend", "capital_gain"} <= set(paid.columns):
-        return set()
-    both = paid[(paid["capital_gain"] > 0) & (paid["dividend"] >= paid["capital_gain"])]
     inside = set()
-    for day, row in both.iterrows():
+    for day, row in gains_with_dividends(actions).iterrows():
         before = closes[closes.index < day]
         if before.empty or day not in closes.index:
             continue

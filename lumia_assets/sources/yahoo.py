@@ -22,7 +22,7 @@ from pandas.errors import PandasDeprecationWarning
 from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
-from lumia_assets.adjustments import capital_gains_in_dividends, later_split_ratios
+from lumia_assets.adjustments import capital_gains_in_dividends, gains_with_dividends, later_split_ratios
 from lumia_assets.calendars import EQUITY_TIMEZONE
 from lumia_assets.frames import CORPORATE_ACTION_COLUMNS, PRICE_COLUMNS
 from lumia_assets.sources.bars import SymbolHistory
@@ -93,13 +93,9 @@ class ServedStep:
 
 def _served_steps(history: pd.DataFrame, days: np.ndarray, served: pd.DataFrame) -> dict[date, ServedStep]:
     """Per ex-date with a capital gain and a dividend at least as large, and a bar before it: Yahoo's step."""
-    paid = served.pivot_table(index="date", columns="action", values="value", aggfunc="sum")
-    if not {"dividend", "capital_gain"} <= set(paid.columns):
-        return {}
-    both = paid[(paid["capital_gain"] > 0) & (paid["dividend"] >= paid["capital_gain"])]
     adjusted, close = history["Adj Close"].to_numpy(dtype="float64"), history["Close"].to_numpy(dtype="float64")
     steps = {}
-    for day, row in both.iterrows():
+    for day, row in gains_with_dividends(served).iterrows():
         i = int(np.searchsorted(days, day))
         if 0 < i < len(days) and days[i] == day:
             step = (adjusted[i - 1] / close[i - 1]) / (adjusted[i] / close[i])

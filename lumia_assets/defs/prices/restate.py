@@ -43,9 +43,7 @@ def restate_prices(
     from lumia_assets.engine.equity_fetch import yahoo_fetch  # yfinance loads in this step only
 
     settings, engine = Settings.from_env(), warehouse.engine()
-    since = parse_since(config.since)
-    chosen = set(adjusted_symbols(engine, EQUITY_FEED.asset_classes, since, config.symbols,
-                                  selection=settings.selection))  # fmt: skip
+    chosen = set(adjusted_symbols(engine, EQUITY_FEED.asset_classes, parse_since(config.since), config.symbols))
     last_closed = EQUITY_FEED.last_closed(clock.utc_now())
     history = calendar_dates("equity", settings.prices_start, last_closed)
     active = instruments_to_collect(engine, EQUITY_FEED, history, False, settings.selection)  # selected only
