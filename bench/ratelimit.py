@@ -74,6 +74,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from backfill import (
     Report,
@@ -491,7 +492,6 @@ def run_timeline(home: Path, started: float, records: Sequence[RequestRecord]) -
     event, after which the process exits.
     """
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
     def rel(ts: float) -> float:
         return round(ts - started, 2)
@@ -505,7 +505,8 @@ def run_timeline(home: Path, started: float, records: Sequence[RequestRecord]) -
     timeline: dict[str, Any] = {}
     if records:
         timeline["fetch"] = [rel(records[0].ts), rel(records[-1].ts)]
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    # the home's event log (the product's) takes its folder from DAGSTER_HOME, as every process of the run did
+    with mock.patch.dict(os.environ, {"DAGSTER_HOME": str(home)}), dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if not runs:
             return timeline

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -122,10 +122,11 @@ def _command_health(command: Sequence[str], env: Mapping[str, str]) -> str | Non
 def require_postgres(home: Path, warehouse_url: str) -> None:
     """The topology's processes share one instance and one warehouse: both must be PostgreSQL."""
     config_file = home / "dagster.yaml"
-    config = yaml.safe_load(config_file.read_text()) if config_file.exists() else {}
-    if "postgres" not in (config or {}).get("storage", {}):
+    config = (yaml.safe_load(config_file.read_text()) if config_file.exists() else None) or {}
+    if not _instance_in_postgres(config):
         raise TopologyError(
-            f"{config_file} does not keep the instance in PostgreSQL (storage: postgres): start from "
+            f"{config_file} does not keep the instance in PostgreSQL (storage: postgres, or run, event-log and "
+            f"schedule storages each with a postgres_db): start from "
             f"{POSTGRES_INSTANCE_TEMPLATE} and set DAGSTER_PG_*, or use `lumia dev` for a single-machine instance"
         )
     if not warehouse_url.startswith("postgresql"):
@@ -133,6 +134,15 @@ def require_postgres(home: Path, warehouse_url: str) -> None:
             "LUMIA_WAREHOUSE_URL is not PostgreSQL: the services and run workers share it, so set it to "
             "postgresql+psycopg2://user:password@host:5432/database"
         )
+
+
+def _instance_in_postgres(config: Mapping[str, Any]) -> bool:
+    """Whether a dagster.yaml keeps runs, events and schedules in PostgreSQL: Dagster's ``storage: postgres``, or
+    the three storages each configured with a PostgreSQL database (as deploy/dagster.postgres.yaml does)."""
+    if "postgres" in (config.get("storage") or {}):
+        return True
+    storages = [config.get(key) or {} for key in ("run_storage", "event_log_storage", "schedule_storage")]
+    return all({"postgres_db", "postgres_url"} & set(storage.get("config") or {}) for storage in storages)
 
 
 def wait_healthy(topology: Topology, service: Service, process: subprocess.Popen[bytes], env: Mapping[str, str],

@@ -50,6 +50,16 @@ def test_the_topology_refuses_an_instance_that_is_not_in_postgresql(tmp_path: Pa
         serve.require_postgres(home, POSTGRES_WAREHOUSE)
 
 
+def test_the_topology_refuses_an_instance_whose_event_log_alone_is_not_in_postgresql(tmp_path: Path) -> None:
+    config = yaml.safe_load(INSTANCE_CONFIGS["production"].read_text())
+    config["event_log_storage"] = yaml.safe_load(INSTANCE_CONFIGS["embedded"].read_text())["event_log_storage"]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(serve.TopologyError, match="event-log"):
+        serve.require_postgres(home, POSTGRES_WAREHOUSE)
+
+
 def test_the_topology_refuses_a_sqlite_warehouse(tmp_path: Path) -> None:
     home = _home_with(tmp_path, INSTANCE_CONFIGS["production"])
     serve.require_postgres(home, POSTGRES_WAREHOUSE)
