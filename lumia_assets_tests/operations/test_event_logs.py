@@ -165,6 +165,20 @@ def test_a_wiped_sqlite_event_log_stores_and_reads_again(instances: InstanceFact
     assert len(instance.event_log_storage.get_asset_check_execution_history(SPECS[0].key, limit=10)) == 3
 
 
+@pytest.mark.parametrize(("config", "synchronous"), [({}, 1), ({"synchronous": "FULL"}, 2)])  # NORMAL, FULL
+def test_the_sqlite_event_log_commits_as_configured(tmp_path: Path, config: dict, synchronous: int) -> None:
+    storage = PooledSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path), **config})
+    with storage.index_connection() as conn:
+        assert conn.execute(sa.text("PRAGMA synchronous")).scalar() == synchronous
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"  # where NORMAL never corrupts
+    storage.dispose()
+
+
+def test_an_unknown_synchronous_mode_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(dg.DagsterInvalidConfigError, match="NORMAL, FULL, not 'OFF'"):
+        PooledSqliteEventLogStorage(str(tmp_path), synchronous="OFF")
+
+
 def test_without_dagster_home_or_base_dir_the_sqlite_event_log_names_both(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
