@@ -24,6 +24,18 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get("LUMIA_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the ``longest`` tests evenly over the run order, each at the head of an equal share. pytest-xdist's
+    worksteal scheduler hands each worker a contiguous share of this order, so with two workers each starts with
+    one of them, beside the short tests, instead of both being left to run last on two otherwise idle workers."""
+    longest = [item for item in items if item.get_closest_marker("longest")]
+    if not longest:
+        return
+    rest = [item for item in items if not item.get_closest_marker("longest")]
+    share = -(-len(rest) // len(longest))  # ceiling: every share but the last is full
+    items[:] = [test for n, head in enumerate(longest) for test in [head, *rest[n * share : (n + 1) * share]]]
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``: real public market-data files (read-only fixtures)."""

@@ -15,7 +15,7 @@ from lumia_assets.defs.resources import warehouse_engine
 from lumia_assets.sim import MarketSimulator
 from lumia_assets_tests.timelapse import Timelapse, assert_record_is_the_truth, environment, run_timelapse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.longest]
 
 
 @pytest.fixture
