@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,21 +45,48 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@contextmanager
+def fresh_postgres_databases(count: int, prefix: str) -> Iterator[list[str]]:
+    """``count`` new, empty databases on the test server, named ``prefix_<random>``; dropped afterwards, even
+    if a connection still holds one. The suite fails, never skips, when the server is unreachable."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    names = [f"{prefix}_{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    try:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc}. The suite needs it.")
+    try:
+        yield names
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def postgres_url(database: str) -> str:
+    """The URL of ``database`` on the test server."""
+    return sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def dagster_pg_environment(database: str) -> dict[str, str]:
+    """The ``DAGSTER_PG_*`` variables deploy/dagster.postgres.yaml reads, for ``database`` on the test server."""
+    admin = sa.engine.make_url(POSTGRES_ADMIN_URL)
+    return {
+        "DAGSTER_PG_USERNAME": admin.username or "postgres",
+        "DAGSTER_PG_PASSWORD": admin.password or "",
+        "DAGSTER_PG_HOST": admin.host or "127.0.0.1",
+        "DAGSTER_PG_DB": database,
+    }
+
+
 @pytest.fixture(scope="session")
 def postgres_database_url() -> Iterator[str]:
     """A throwaway PostgreSQL database for this test session, dropped at the end."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"lumia_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc}. The suite needs it.")
-    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_databases(1, "lumia_test") as (name,):
+        yield postgres_url(name)
 
 
 def _empty_postgres_tables(url: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
+from dagster._core.instance.ref import _event_logs_directory
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
@@ -38,9 +39,6 @@ SYNCHRONOUS = ("NORMAL", "FULL")
 DEFAULT_SYNCHRONOUS = "NORMAL"
 
 
-DEFAULT_DIRECTORY_NOTE = "The run databases' folder; by default $DAGSTER_HOME/history/runs, as Dagster's own default."
-
-
 def default_directory() -> str:
     """Where Dagster's default SQLite storage keeps the event log: ``$DAGSTER_HOME/history/runs``."""
     home = os.environ.get("DAGSTER_HOME")
@@ -51,7 +49,7 @@ def default_directory() -> str:
             [],
             None,
         )
-    return os.path.join(home, "history", "runs")
+    return _event_logs_directory(home)
 
 
 class RecentEngines:
@@ -109,7 +107,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     @classmethod
     def config_type(cls) -> dict[str, dg.Field]:
         return {
-            "base_dir": dg.Field(dg.StringSource, is_required=False, description=DEFAULT_DIRECTORY_NOTE),
+            "base_dir": dg.Field(
+                dg.StringSource,
+                is_required=False,
+                description="The run databases' folder; by default $DAGSTER_HOME/history/runs, as Dagster's own.",
+            ),
             "synchronous": dg.Field(
                 dg.Enum("SqliteSynchronous", [dg.EnumValue(mode) for mode in SYNCHRONOUS]),
                 default_value=DEFAULT_SYNCHRONOUS,

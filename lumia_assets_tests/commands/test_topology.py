@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,13 +24,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-import sqlalchemy as sa
 
 from lumia_assets.calendars import last_closed_crypto_day, last_closed_equity_session
 from lumia_assets.commands import processes, serve
 from lumia_assets.commands.demo import SIMULATOR_BUDGETS, SMALL_PROFILE_BOUNDS
 from lumia_assets.sim import MarketSimulator, SimConfig
-from lumia_assets_tests.conftest import POSTGRES_ADMIN_URL, REPO_ROOT
+from lumia_assets_tests.conftest import REPO_ROOT, dagster_pg_environment, fresh_postgres_databases, postgres_url
 from lumia_assets_tests.defs.prices_helpers import (
     PRICE_VALUES,
     active_equities,
@@ -92,58 +90,35 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _databases(count: int) -> list[str]:
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    names = [f"lumia_topology_{uuid.uuid4().hex[:8]}" for _ in range(count)]
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return names
-
-
-def _drop(names: list[str]) -> None:
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     """The topology of the README's walk-through, on two fresh PostgreSQL databases and a real-time simulator."""
-    instance_db, warehouse_db = _databases(2)
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(REPO_ROOT / serve.POSTGRES_INSTANCE_TEMPLATE, home / "dagster.yaml")
-    admin = sa.engine.make_url(POSTGRES_ADMIN_URL)
-    warehouse_url = admin.set(database=warehouse_db).render_as_string(hide_password=False)
-    sim = MarketSimulator(SimConfig(profile="small"))
-    sim.start()
-    env = {
-        **os.environ,
-        **SMALL_PROFILE_BOUNDS,
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_USERNAME": admin.username or "postgres",
-        "DAGSTER_PG_PASSWORD": admin.password or "",
-        "DAGSTER_PG_HOST": admin.host or "127.0.0.1",
-        "DAGSTER_PG_DB": instance_db,
-        "LUMIA_WAREHOUSE_URL": warehouse_url,
-        "LUMIA_UPSTREAM_URL": sim.url,
-        "LUMIA_RATE_LIMITS": SIMULATOR_BUDGETS,
-    }
-    topology = serve.Topology(home, code_port=_free_port(), web_port=_free_port())
-    serve.require_postgres(home, warehouse_url)
-    topology.write_workspace()
-    started = serve.start(topology, list(serve.Service), env, home)  # each service's log in the home
-    try:
-        yield Deployment(topology, env, started, sim, warehouse_url)
-    finally:
-        serve.stop(started)
-        sim.stop()
-        _drop([instance_db, warehouse_db])
-    assert all(process.poll() is not None for process in started)
+    with fresh_postgres_databases(2, "lumia_topology") as (instance_db, warehouse_db):
+        warehouse_url = postgres_url(warehouse_db)
+        home = tmp_path / "home"
+        home.mkdir()
+        shutil.copyfile(REPO_ROOT / serve.POSTGRES_INSTANCE_TEMPLATE, home / "dagster.yaml")
+        sim = MarketSimulator(SimConfig(profile="small"))
+        sim.start()
+        env = {
+            **os.environ,
+            **SMALL_PROFILE_BOUNDS,
+            "DAGSTER_HOME": str(home),
+            **dagster_pg_environment(instance_db),
+            "LUMIA_WAREHOUSE_URL": warehouse_url,
+            "LUMIA_UPSTREAM_URL": sim.url,
+            "LUMIA_RATE_LIMITS": SIMULATOR_BUDGETS,
+        }
+        topology = serve.Topology(home, code_port=_free_port(), web_port=_free_port())
+        serve.require_postgres(home, warehouse_url)
+        topology.write_workspace()
+        started = serve.start(topology, list(serve.Service), env, home)  # each service's log in the home
+        try:
+            yield Deployment(topology, env, started, sim, warehouse_url)
+        finally:
+            serve.stop(started)
+            sim.stop()
+        assert all(process.poll() is not None for process in started)
 
 
 def _wait(deployment: Deployment, done, what: str, timeout: float = BACKFILL_WAIT_SECONDS) -> None:

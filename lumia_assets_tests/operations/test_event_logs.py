@@ -4,8 +4,8 @@ forked process."""
 
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from lumia_assets.operations.postgres_event_log import PooledPostgresEventLogStorage
 from lumia_assets.operations.sqlite_event_log import PooledSqliteEventLogStorage, RecentEngines
-from lumia_assets_tests.conftest import POSTGRES_ADMIN_URL, REPO_ROOT
+from lumia_assets_tests.conftest import REPO_ROOT, dagster_pg_environment, fresh_postgres_databases, postgres_url
 
 PRODUCT_INSTANCE = {"sqlite": REPO_ROOT / "dagster.yaml", "postgresql": REPO_ROOT / "deploy" / "dagster.postgres.yaml"}
 DAGSTERS_OWN = {
@@ -37,38 +37,26 @@ def backend(request: pytest.FixtureRequest) -> str:
 def instances(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InstanceFactory]:
     """Instances on ``backend``, each in a home (and PostgreSQL database) of its own: ``"product"`` from the file
     the product ships, ``"dagster"`` with Dagster's own storage of that backend."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    databases: list[str] = []
-    opened: list[dg.DagsterInstance] = []
+    with ExitStack() as stack:
 
-    def make(kind: str) -> dg.DagsterInstance:
-        home = tmp_path / kind
-        home.mkdir()
-        if kind == "product":
-            shutil.copyfile(PRODUCT_INSTANCE[backend], home / "dagster.yaml")
-        else:
-            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + DAGSTERS_OWN[backend])
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
-        if backend == "postgresql":
-            databases.append(f"lumia_events_{uuid.uuid4().hex[:8]}")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{databases[-1]}"'))
-            url = sa.engine.make_url(POSTGRES_ADMIN_URL)
-            monkeypatch.setenv("DAGSTER_PG_USERNAME", url.username or "postgres")
-            monkeypatch.setenv("DAGSTER_PG_PASSWORD", url.password or "")
-            monkeypatch.setenv("DAGSTER_PG_HOST", url.host or "127.0.0.1")
-            monkeypatch.setenv("DAGSTER_PG_DB", databases[-1])
-            monkeypatch.setenv("LUMIA_TEST_DAGSTER_PG_URL", url.set(database=databases[-1]).render_as_string(False))
-        opened.append(dg.DagsterInstance.get())
-        return opened[-1]
+        def make(kind: str) -> dg.DagsterInstance:
+            home = tmp_path / kind
+            home.mkdir()
+            if kind == "product":
+                shutil.copyfile(PRODUCT_INSTANCE[backend], home / "dagster.yaml")
+            else:
+                (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + DAGSTERS_OWN[backend])
+            monkeypatch.setenv("DAGSTER_HOME", str(home))
+            if backend == "postgresql":
+                (database,) = stack.enter_context(fresh_postgres_databases(1, "lumia_events"))
+                for name, value in dagster_pg_environment(database).items():
+                    monkeypatch.setenv(name, value)
+                monkeypatch.setenv("LUMIA_TEST_DAGSTER_PG_URL", postgres_url(database))
+            instance = dg.DagsterInstance.get()
+            stack.callback(instance.dispose)  # before its database is dropped: the stack unwinds in reverse
+            return instance
 
-    yield make
-    for instance in opened:
-        instance.dispose()
-    with admin.connect() as conn:
-        for name in databases:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        yield make
 
 
 @dg.asset(partitions_def=DAYS)
